@@ -1,0 +1,93 @@
+"""Builds the FastAPI app: routers, error handling, observability and the in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from paywarden import __version__
+from paywarden.audit.endpoints import router as audit_router
+from paywarden.config import Settings
+from paywarden.kit.db import Database
+from paywarden.kit.errors import install_error_handlers
+from paywarden.kit.health import router as health_router
+from paywarden.kit.logging import configure_logging, get_logger
+from paywarden.kit.observability import Metrics, ObservabilityMiddleware
+from paywarden.kit.querycase import CamelQueryMiddleware
+from paywarden.kit.ratelimit import RateLimiter, make_storage
+from paywarden.operators import repository as operator_repo
+from paywarden.operators import service as operators
+from paywarden.operators.endpoints import router as operators_router
+from paywarden.worker import run_loops
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
+    configure_logging(json=settings.is_production, level=settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        app.state.db = db
+        app.state.auth = operators.AuthContext(
+            signing_key=settings.signing_key(),
+            limiter=RateLimiter(make_storage(settings.redis_url, settings.rate_limit_prefix)),
+            bootstrap_token=settings.bootstrap_token(),
+            primary_email=settings.admin_email,
+        )
+        password = settings.admin_password.get_secret_value() if settings.admin_password else None
+        async with db.transaction() as session:
+            await operators.sync_primary(session, settings.admin_email, password)
+            needs_bootstrap = await operator_repo.count_all(session) == 0
+        if needs_bootstrap:
+            _print_bootstrap_hint(settings)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_loops(db, stop)) if run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker:
+                await worker
+            await db.dispose()
+
+    app = FastAPI(
+        title="PayWarden",
+        version=__version__,
+        lifespan=lifespan,
+        description="USDT (TRC-20) gateway and virtual card platform. Errors: "
+        '`{"error": "<text>", "code": "<CODE>"}`.',
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(operators_router)
+    app.include_router(audit_router)
+    app.add_middleware(CamelQueryMiddleware)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def _print_bootstrap_hint(settings: Settings) -> None:
+    if settings.bootstrap_token() is None:
+        log.warning("no_operator", hint="set ADMIN_EMAIL/ADMIN_PASSWORD or ADMIN_BOOTSTRAP_TOKEN")
+        return
+    token_ref = (
+        "$ADMIN_BOOTSTRAP_TOKEN"
+        if settings.admin_bootstrap_token
+        else f"$(cat {settings.var_dir / 'bootstrap_token'})"
+    )
+    base = f"http://{settings.host}:{settings.port}"
+    log.info(
+        "no_operator_yet",
+        next_step=(
+            f"curl -X POST {base}/api/v1/admin/auth/bootstrap -H 'X-Admin-Token: {token_ref}' "
+            "-H 'Content-Type: application/json' "
+            '-d \'{"email": "you@example.com", "password": "a-long-passphrase"}\''
+        ),
+    )

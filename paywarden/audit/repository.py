@@ -1,0 +1,55 @@
+"""All SQL on admin_audit_log. There is deliberately no update and no delete here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    operator_id: uuid.UUID | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def add(session: AsyncSession, entry: AuditEntry) -> None:
+    session.add(entry)
+
+
+def _filtered(query: Select, f: AuditFilter) -> Select:
+    if f.operator_id:
+        query = query.where(AuditEntry.operator_id == f.operator_id)
+    if f.action:
+        query = query.where(AuditEntry.action == f.action)
+    if f.target_type:
+        query = query.where(AuditEntry.target_type == f.target_type)
+    if f.target_id:
+        query = query.where(AuditEntry.target_id == f.target_id)
+    if f.since:
+        query = query.where(AuditEntry.created_at >= f.since)
+    if f.until:
+        query = query.where(AuditEntry.created_at <= f.until)
+    return query
+
+
+async def page(
+    session: AsyncSession, f: AuditFilter, *, offset: int, limit: int
+) -> tuple[list[AuditEntry], int]:
+    total = await session.scalar(_filtered(select(func.count()).select_from(AuditEntry), f))
+    rows = await session.scalars(
+        _filtered(select(AuditEntry), f)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)

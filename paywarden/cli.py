@@ -1,0 +1,170 @@
+"""The `paywarden` command: serve, worker, migrate, and operator rescue for a locked-out host."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from paywarden.audit.context import CLI
+from paywarden.config import ConfigError, Settings, load_settings
+from paywarden.kit.db import Database
+from paywarden.kit.logging import configure_logging
+from paywarden.kit.migrations import upgrade
+from paywarden.operators import repository as operator_repo
+from paywarden.operators import service as operators
+
+app = typer.Typer(
+    help="PayWarden: USDT gateway and virtual card platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+operator_app = typer.Typer(help="Operator accounts (for a host whose operators are locked out).")
+app.add_typer(operator_app, name="operator")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Don't run loops here")] = False,
+) -> None:
+    """Run the HTTP app (and, unless --no-worker, the background loops in-process)."""
+    from paywarden.app import create_app
+
+    settings = _settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    application = create_app(settings, run_worker=not no_worker)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background loops only."""
+    from paywarden.worker import run_loops
+
+    settings = _settings()
+    configure_logging(json=settings.is_production, level=settings.log_level)
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_loops(db, stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest migration."""
+    settings = _settings()
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        try:
+            await upgrade(db.engine)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+    typer.echo("database at the latest migration")
+
+
+@operator_app.command("create")
+def operator_create(
+    email: Annotated[str, typer.Option(help="Email to sign in with")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="Password (at least 12 characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="PAYWARDEN_OPERATOR_PASSWORD",
+            help="Asked for when not in $PAYWARDEN_OPERATOR_PASSWORD; never pass it as an argument",
+        ),
+    ],
+    role: Annotated[str, typer.Option(help="super_admin or operator")] = "operator",
+) -> None:
+    """Add an operator (audited as `cli`); 2FA is set at their first sign-in."""
+    if role not in ("super_admin", "operator"):
+        raise typer.BadParameter("role must be super_admin or operator")
+    if len(password) < 12:
+        typer.echo("password too short: at least 12 characters", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                await operators.create_operator(
+                    session, email=email, password=password, role=role, actor=CLI
+                )
+        finally:
+            await db.dispose()
+
+    _run_or_exit(main())
+    typer.echo(f"operator {email} created; 2FA is set at the first sign-in")
+
+
+@operator_app.command("reset-2fa")
+def operator_reset_2fa(email: Annotated[str, typer.Option(help="The operator's email")]) -> None:
+    """Clear an operator's 2FA so that the next sign-in enrolls again (audited as `cli`)."""
+    settings = _settings()
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                operator = await operator_repo.get_by_email(session, email)
+                if operator is None:
+                    typer.echo(f"no operator {email}", err=True)
+                    raise typer.Exit(1)
+                await operators.reset_2fa(session, operator.id, CLI)
+        finally:
+            await db.dispose()
+
+    _run_or_exit(main())
+    typer.echo(f"2FA cleared for {email}; they enroll again at the next sign-in")
+
+
+def _run_or_exit(coro: object) -> None:
+    from paywarden.kit.errors import AppError
+
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except AppError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,117 @@
+"""Settings from the environment and `.env`; every variable is documented in `.env.example`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/paywarden.db"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    secret_key: SecretStr | None = None
+    var_dir: Path = Path("./var")
+
+    admin_bootstrap_token: SecretStr | None = None
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    redis_url: str | None = None
+    rate_limit_prefix: str = "paywarden"
+    report_timezone: str = "UTC"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    @field_validator("admin_email", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_bootstrap_token", "admin_password", "secret_key", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _normalize_email(cls, value: str | None) -> str | None:
+        return value.strip().lower() if value else None
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.is_production:
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < 32:
+                raise ValueError("SECRET_KEY must be set to at least 32 characters in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.report_timezone)
+
+    def signing_key(self) -> str:
+        """SECRET_KEY; in development generated once into `var/secret_key` and kept."""
+        if self.secret_key:
+            return self.secret_key.get_secret_value()
+        return _read_or_create(self.var_dir / "secret_key")
+
+    def bootstrap_token(self) -> str | None:
+        """ADMIN_BOOTSTRAP_TOKEN; in development generated into `var/bootstrap_token` if unset."""
+        if self.admin_bootstrap_token:
+            return self.admin_bootstrap_token.get_secret_value()
+        if self.is_production:
+            return None
+        return _read_or_create(self.var_dir / "bootstrap_token")
+
+
+def _read_or_create(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # Create with 0600 so the generated secret is readable by this user only.
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings or a ConfigError with a message an operator can act on."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

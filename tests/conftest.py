@@ -1,0 +1,133 @@
+"""Test harness: every test gets its own migrated database, on SQLite or PostgreSQL.
+
+TEST_DATABASE_URL picks the database (SQLite by default). PostgreSQL runs in a database made for
+this run (migrated once, truncated between tests); SQLite copies a migrated template file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from paywarden.app import create_app
+from paywarden.config import Settings
+from paywarden.kit.db import Database, make_engine
+from paywarden.kit.migrations import upgrade
+from paywarden.models import Base
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite")
+BOOTSTRAP_TOKEN = "bootstrap-token-for-tests-0123456789"
+
+
+def _is_postgres() -> bool:
+    return TEST_DATABASE_URL.startswith("postgresql")
+
+
+async def _admin_execute(url: str, *statements: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+    await engine.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = make_engine(url, poolclass=NullPool)
+    await upgrade(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for this run: a file path (SQLite) or a database URL (PostgreSQL)."""
+    if _is_postgres():
+        name = f"pw_test_{uuid.uuid4().hex[:12]}"
+        admin_url = TEST_DATABASE_URL
+        url = make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+        asyncio.run(_admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
+        asyncio.run(_migrate(url))
+        yield url
+        asyncio.run(_admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        yield str(path)
+
+
+@pytest.fixture
+async def database_url(database_template: str, tmp_path: Path) -> str:
+    if _is_postgres():
+        tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+        await _admin_execute(database_template, f"TRUNCATE {tables} CASCADE")
+        return database_template
+    path = tmp_path / "test.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "development",
+            "database_url": database_url,
+            "secret_key": "test-secret-key-" + "x" * 32,
+            "var_dir": tmp_path / "var",
+            "admin_bootstrap_token": BOOTSTRAP_TOKEN,
+            "admin_email": None,
+            "admin_password": None,
+            "redis_url": None,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+async def start_app(settings: Settings) -> tuple[FastAPI, Any]:
+    app = create_app(settings)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    return app, lifespan
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application, lifespan = await start_app(settings)
+    yield application
+    await lifespan.__aexit__(None, None, None)
+
+
+def client_for(app: FastAPI, ip: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(ip, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
+
+
+@pytest.fixture
+def db(app: FastAPI) -> Database:
+    return app.state.db
