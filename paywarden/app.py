@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             stop.set()
             if worker:
                 await worker
+            app.state.auth.limiter.close()
             await db.dispose()
 
     app = FastAPI(

@@ -117,9 +117,10 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     await lifespan.__aexit__(None, None, None)
 
 
-def client_for(app: FastAPI, ip: str = "127.0.0.1") -> httpx.AsyncClient:
+def client_for(app: FastAPI, ip: str = "127.0.0.1", *, https: bool = False) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(ip, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    base_url = "https://testserver" if https else "http://testserver"
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,6 +21,13 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
+def _through_millisecond(value: datetime | None) -> datetime | None:
+    # Times are shown to the millisecond, so `to=<a shown time>` includes that whole millisecond.
+    if value is None or value.microsecond % 1000:
+        return value
+    return value + timedelta(microseconds=999)
+
+
 @router.get("/audit-log", response_model=AuditPage)
 async def audit_log(
     q: Annotated[AuditQuery, Query()], db: Session, _: CurrentOperator
@@ -32,7 +39,7 @@ async def audit_log(
         target_type=q.target_type,
         target_id=q.target_id,
         since=_utc(q.from_),
-        until=_utc(q.to),
+        until=_through_millisecond(_utc(q.to)),
     )
     page = await service.search(db, f, q)
     return AuditPage(data=[AuditEntryOut.of(e) for e in page.items], pagination=page.pagination())

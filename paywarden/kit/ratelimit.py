@@ -43,3 +43,10 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+    def close(self) -> None:
+        """Close Redis connections (limits exposes no close; its coredis client has a pool)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -25,8 +26,13 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+async def hash_password_async(password: str) -> str:
+    # argon2 takes ~0.1 s of CPU by design; off the event loop, other requests keep flowing.
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(stored_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, stored_hash, password)
 
 
 def sha256_hex(value: str) -> str:

@@ -18,7 +18,12 @@ from paywarden.audit.context import SYSTEM, Actor
 from paywarden.kit.errors import Forbidden, NotFound
 from paywarden.kit.logging import get_logger
 from paywarden.kit.ratelimit import RateLimiter
-from paywarden.kit.security import hash_password, same, sha256_hex, verify_password
+from paywarden.kit.security import (
+    hash_password_async,
+    same,
+    sha256_hex,
+    verify_password_async,
+)
 from paywarden.kit.time import utcnow
 from paywarden.models import BackupCode, Operator, OperatorSession, TotpEnrollment
 from paywarden.operators import repository as repo
@@ -99,7 +104,7 @@ async def bootstrap(
         raise AlreadyBootstrapped()
     operator = Operator(
         email=email.lower(),
-        password_hash=hash_password(password),
+        password_hash=await hash_password_async(password),
         role="super_admin",
         is_primary=ctx.primary_email is None,
     )
@@ -137,8 +142,8 @@ async def sync_primary(db: AsyncSession, email: str | None, password: str | None
     if operator.role != "super_admin" or not operator.is_primary:
         operator.role, operator.is_primary = "super_admin", True
         changes["flagged_primary"] = True
-    if password and not verify_password(operator.env_password_hash, password):
-        operator.password_hash = operator.env_password_hash = hash_password(password)
+    if password and not await verify_password_async(operator.env_password_hash, password):
+        operator.password_hash = operator.env_password_hash = await hash_password_async(password)
         changes["password_from_env"] = True
     if not changes:
         return
@@ -171,7 +176,7 @@ async def login(
     account_key = (email or "").strip().lower() or "primary"
     await _check_limits(ctx, actor, account_key)
     operator = await (repo.get_by_email(db, email) if email else repo.get_primary(db))
-    if not verify_password(operator.password_hash if operator else None, password):
+    if not await verify_password_async(operator.password_hash if operator else None, password):
         await _fail(db, ctx, actor, account_key, operator, "invalid_password")
         raise InvalidPassword()
     assert operator is not None
@@ -339,7 +344,7 @@ async def change_password(
 ) -> int:
     operator = principal.operator
     await ctx.limiter.check(LOGIN_RULE, "login-account", operator.email)
-    if not verify_password(operator.password_hash, current):
+    if not await verify_password_async(operator.password_hash, current):
         await ctx.limiter.hit(LOGIN_RULE, "login-account", operator.email)
         audit.record(
             db,
@@ -350,7 +355,7 @@ async def change_password(
             details={"reason": "invalid_password"},
         )
         raise InvalidPassword("Current password is wrong")
-    operator.password_hash = hash_password(new)
+    operator.password_hash = await hash_password_async(new)
     ended = await repo.revoke_sessions(db, operator.id, utcnow(), keep=principal.session.id)
     audit.record(
         db,
@@ -417,7 +422,7 @@ async def create_operator(
         raise OperatorEmailTaken()
     # A deleted operator's row is revived rather than duplicated: the audit log points at it.
     operator = existing or Operator(email=email, password_hash="")
-    operator.password_hash = hash_password(password)
+    operator.password_hash = await hash_password_async(password)
     operator.role, operator.is_primary, operator.deleted_at = role, False, None
     operator.totp_secret, operator.totp_enabled, operator.totp_last_step = None, False, None
     repo.add(db, operator)

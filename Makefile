@@ -1,0 +1,55 @@
+# PayWarden. `make run` and `make test` are the two commands a newcomer needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run test test-sqlite test-postgres lint format bench install services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependency list or its constraints change.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/paywarden migrate
+	@echo
+	@echo "PayWarden is starting on http://127.0.0.1:8000"
+	@echo "Next: create the first operator (see README, 'First operator'):"
+	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/admin/auth/bootstrap \\"
+	@echo "    -H \"X-Admin-Token: \$$(cat var/bootstrap_token)\" -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"email\": \"you@example.com\", \"password\": \"a long passphrase\"}'"
+	@echo
+	$(BIN)/paywarden serve
+
+services:
+	@scripts/ensure-services.sh
+
+test: install services test-sqlite test-postgres
+
+test-sqlite: install
+	TEST_DATABASE_URL=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install services
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install services
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""Walk every /api/v1/admin route: none answers without a cookie, and roles are enforced."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from paywarden.kit.db import Database
+from tests.conftest import client_for
+from tests.factories import create_operator, sign_in
+
+# Reachable without a session: they are how one gets a session.
+PUBLIC = {
+    ("POST", "/api/v1/admin/auth/bootstrap"),
+    ("POST", "/api/v1/admin/auth/login"),
+    ("POST", "/api/v1/admin/auth/totp/enroll"),
+}
+# Who is refused (403) on each route that refuses anyone signed in.
+FORBIDDEN_FOR = {
+    ("GET", "/api/v1/admin/operators"): {"operator"},
+    ("POST", "/api/v1/admin/operators"): {"operator", "super_admin"},
+    ("DELETE", "/api/v1/admin/operators/{operator_id}"): {"operator", "super_admin"},
+    ("POST", "/api/v1/admin/operators/{operator_id}/reset-2fa"): {"operator", "super_admin"},
+}
+# Open to every signed-in operator.
+ANY_OPERATOR = {
+    ("POST", "/api/v1/admin/auth/logout"),
+    ("GET", "/api/v1/admin/auth/me"),
+    ("POST", "/api/v1/admin/auth/password"),
+    ("GET", "/api/v1/admin/sessions"),
+    ("DELETE", "/api/v1/admin/sessions/{session_id}"),
+    ("GET", "/api/v1/admin/audit-log"),
+}
+
+
+def admin_routes(app: FastAPI) -> set[tuple[str, str]]:
+    # The OpenAPI document lists every route with its methods, through included routers too.
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/v1/admin")
+        for method in operations
+    }
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+def test_every_admin_route_is_classified(app: FastAPI) -> None:
+    # A new route must be added to one of the tables above, with its access rule decided.
+    assert admin_routes(app) == PUBLIC | set(FORBIDDEN_FOR) | ANY_OPERATOR
+
+
+async def test_no_cookie_is_admin_unauthorized_everywhere(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    for method, path in sorted(admin_routes(app) - PUBLIC):
+        response = await client.request(method, concrete(path), json={})
+        assert response.status_code == 401, (method, path)
+        assert response.json() == {"error": "Sign-in required", "code": "ADMIN_UNAUTHORIZED"}
+
+
+@pytest.mark.parametrize("who", ["operator", "super_admin"])
+async def test_roles_are_enforced(app: FastAPI, db: Database, who: str) -> None:
+    await create_operator(db, "boss@example.com", role="super_admin", primary=True)
+    op = await create_operator(db, f"{who}@example.com", role=who)
+    async with client_for(app) as client:
+        await sign_in(client, op)
+        for (method, path), refused in FORBIDDEN_FOR.items():
+            response = await client.request(method, concrete(path), json={})
+            if who in refused:
+                assert response.status_code == 403, (method, path)
+                assert response.json()["code"] == "FORBIDDEN"
+            else:
+                assert response.status_code != 403, (method, path)
