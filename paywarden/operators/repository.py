@@ -162,6 +162,6 @@ async def claim_enrollment(session: AsyncSession, enrollment_id: uuid.UUID, now:
 
 
 async def lock_operators(session: AsyncSession) -> None:
-    """Serialize bootstrap on PostgreSQL (SQLite serializes writers already)."""
+    """Serialize bootstrap and primary sync on PostgreSQL (SQLite serializes writers already)."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("LOCK TABLE operators IN SHARE ROW EXCLUSIVE MODE"))

@@ -125,6 +125,7 @@ async def sync_primary(db: AsyncSession, email: str | None, password: str | None
     """Make ADMIN_EMAIL the primary super_admin; apply ADMIN_PASSWORD when .env changed it."""
     if not email:
         return
+    await repo.lock_operators(db)  # replicas starting together sync one at a time
     operator = await repo.get_by_email(db, email, include_deleted=True)
     changes: dict[str, object] = {}
     if operator is None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
 import pyotp
+from fastapi import FastAPI
+from sqlalchemy import select
 
 from paywarden.config import Settings
 from paywarden.kit.db import Database
@@ -193,3 +197,50 @@ async def test_camel_case_body_is_accepted(client: httpx.AsyncClient, db: Databa
         LOGIN, json={"email": op.email, "password": PASSWORD, "totpCode": op.code()}
     )
     assert response.status_code == 200
+
+
+async def test_setup_token_expires_after_ten_minutes(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from paywarden.kit.time import utcnow
+    from paywarden.models import TotpEnrollment
+
+    await create_operator(db, "late@example.com", with_totp=False)
+    setup = (
+        await client.post(LOGIN, json={"email": "late@example.com", "password": PASSWORD})
+    ).json()
+    secret = parse_qs(urlparse(setup["otpauth_uri"]).query)["secret"][0]
+    async with db.transaction() as session:
+        row = await session.scalar(select(TotpEnrollment))
+        assert row is not None
+        assert timedelta(minutes=9) < row.expires_at - utcnow() <= timedelta(minutes=10)
+        await session.execute(update(TotpEnrollment).values(expires_at=utcnow()))
+    late = await client.post(
+        ENROLL, json={"setup_token": setup["setup_token"], "totp_code": pyotp.TOTP(secret).now()}
+    )
+    assert late.status_code == 401
+    assert late.json()["code"] == "SETUP_TOKEN_INVALID"
+
+
+async def test_unknown_email_takes_about_as_long_as_a_wrong_password(
+    app: FastAPI, db: Database
+) -> None:
+    op = await create_operator(db)
+
+    async def timed(ip: str, email: str) -> float:
+        async with client_for(app, ip=ip) as client:
+            started = time.perf_counter()
+            response = await client.post(LOGIN, json={"email": email, "password": "wrong pw!!"})
+            assert response.status_code == 401
+            return time.perf_counter() - started
+
+    wrong = statistics.median([await timed(f"10.9.0.{i}", op.email) for i in range(3)])
+    unknown = statistics.median(
+        [await timed(f"10.9.1.{i}", f"ghost{i}@example.com") for i in range(3)]
+    )
+    # Both pay for one argon2id check (~0.1 s), so neither answer tells an account exists.
+    assert 0.5 < unknown / wrong < 2.0
