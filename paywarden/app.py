@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from paywarden import __version__
 from paywarden.audit.endpoints import router as audit_router
 from paywarden.config import Settings
+from paywarden.context import WorkerContext, gateway_context, network
+from paywarden.incidents.endpoints import router as incidents_router
 from paywarden.kit.db import Database
 from paywarden.kit.errors import install_error_handlers
 from paywarden.kit.health import router as health_router
@@ -18,10 +20,14 @@ from paywarden.kit.logging import configure_logging, get_logger
 from paywarden.kit.observability import Metrics, ObservabilityMiddleware
 from paywarden.kit.querycase import CamelQueryMiddleware
 from paywarden.kit.ratelimit import RateLimiter, make_storage
+from paywarden.merchants.endpoints import router as merchants_router
 from paywarden.operators import repository as operator_repo
 from paywarden.operators import service as operators
 from paywarden.operators.endpoints import router as operators_router
-from paywarden.worker import run_loops
+from paywarden.orders.admin_endpoints import router as orders_admin_router
+from paywarden.orders.endpoints import router as payments_router
+from paywarden.sweeps.endpoints import router as wallet_router
+from paywarden.worker import run_loops, top_up_address_pool
 
 log = get_logger(__name__)
 
@@ -45,8 +51,10 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             needs_bootstrap = await operator_repo.count_all(session) == 0
         if needs_bootstrap:
             _print_bootstrap_hint(settings)
+        worker_ctx = WorkerContext(db=db, gateway=app.state.gateway)
+        await top_up_address_pool(worker_ctx)  # addresses ready before the first order
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_loops(db, stop)) if run_worker else None
+        worker = asyncio.create_task(run_loops(worker_ctx, stop)) if run_worker else None
         try:
             yield
         finally:
@@ -65,10 +73,17 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.gateway = gateway_context(settings)
+    app.state.network = network(settings)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(operators_router)
     app.include_router(audit_router)
+    app.include_router(merchants_router)
+    app.include_router(orders_admin_router)
+    app.include_router(incidents_router)
+    app.include_router(wallet_router)
+    app.include_router(payments_router)
     app.add_middleware(CamelQueryMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app

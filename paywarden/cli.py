@@ -63,6 +63,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the background loops only."""
+    from paywarden.context import WorkerContext, gateway_context
     from paywarden.worker import run_loops
 
     settings = _settings()
@@ -75,7 +76,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_loops(db, stop)
+            await run_loops(WorkerContext(db=db, gateway=gateway_context(settings)), stop)
         finally:
             await db.dispose()
 

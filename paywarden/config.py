@@ -34,12 +34,29 @@ class Settings(BaseSettings):
     rate_limit_prefix: str = "paywarden"
     report_timezone: str = "UTC"
 
+    # Gateway
+    xpub: str | None = None
+    address_pool_min_free: int = Field(default=50, ge=1, le=100_000)
+    address_reuse_cooldown: int = Field(default=86_400, ge=0)  # seconds
+    merchant_rate_limit: str = "50/second"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # TRON and sweeping (the chain and sweep issues use these; the wallet page shows them)
+    tron_network: Literal["mainnet", "nile", "shasta", "devnet"] = "devnet"
+    trongrid_url: str | None = None
+    sweep_enabled: bool = False
+    sweep_mode: Literal["burn", "delegate"] = "burn"
+    cold_wallet_address: str | None = None
+    hot_wallet_alert_trx: int = Field(default=100, ge=0)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
 
-    @field_validator("admin_email", "redis_url", mode="before")
+    @field_validator(
+        "admin_email", "redis_url", "xpub", "trongrid_url", "cold_wallet_address", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -53,6 +70,22 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_email(cls, value: str | None) -> str | None:
         return value.strip().lower() if value else None
+
+    @field_validator("merchant_rate_limit")
+    @classmethod
+    def _rate_limit_rule(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"MERCHANT_RATE_LIMIT {value!r} is not like '50/second'") from exc
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @field_validator("report_timezone")
     @classmethod
@@ -69,6 +102,8 @@ class Settings(BaseSettings):
             key = self.secret_key.get_secret_value() if self.secret_key else ""
             if len(key) < 32:
                 raise ValueError("SECRET_KEY must be set to at least 32 characters in production")
+            if not self.xpub:
+                raise ValueError("XPUB must be set in production (the m/44'/195'/0' account xpub)")
         return self
 
     @property

@@ -1,7 +1,8 @@
 """Background loops. `paywarden worker` runs them; the embedded `serve` runs them in-process.
 
 Each loop does one bounded pass in its own transaction, then sleeps; an error is logged and the
-loop carries on at its next tick, so one bad pass never stops the worker.
+loop carries on at its next tick, so one bad pass never stops the worker. Passes lock the rows
+they take (SKIP LOCKED on PostgreSQL), so any number of workers may run side by side.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from paywarden.kit.db import Database
+from paywarden.addresses import service as addresses
+from paywarden.context import WorkerContext
 from paywarden.kit.logging import get_logger
 from paywarden.operators import service as operators
+from paywarden.orders import service as orders
 
 log = get_logger(__name__)
 
@@ -22,27 +25,44 @@ log = get_logger(__name__)
 class Loop:
     name: str
     interval_seconds: float
-    run_once: Callable[[Database], Awaitable[object]]
+    run_once: Callable[[WorkerContext], Awaitable[int]]
 
 
-async def _purge_operator_sessions(db: Database) -> int:
-    async with db.transaction() as session:
+async def expire_orders(ctx: WorkerContext) -> int:
+    async with ctx.db.transaction() as session:
+        return await orders.expire_due(session, ctx.gateway.pool)
+
+
+async def top_up_address_pool(ctx: WorkerContext) -> int:
+    async with ctx.db.transaction() as session:
+        return await addresses.top_up(session, ctx.gateway.pool)
+
+
+async def purge_operator_sessions(ctx: WorkerContext) -> int:
+    async with ctx.db.transaction() as session:
         return await operators.purge_expired(session)
 
 
-LOOPS: list[Loop] = [Loop("operator_session_purge", 3600, _purge_operator_sessions)]
+LOOPS: list[Loop] = [
+    Loop("expire_orders", 5, expire_orders),
+    Loop("top_up_address_pool", 10, top_up_address_pool),
+    Loop("purge_operator_sessions", 3600, purge_operator_sessions),
+]
 
 
-async def _run(loop: Loop, db: Database, stop: asyncio.Event) -> None:
+async def _run(loop: Loop, ctx: WorkerContext, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            result = await loop.run_once(db)
-            log.debug("loop_pass", loop=loop.name, result=result)
+            done = await loop.run_once(ctx)
+            if done:
+                log.info("loop_pass", loop=loop.name, done=done)
         except Exception:
             log.exception("loop_failed", loop=loop.name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=loop.interval_seconds)
 
 
-async def run_loops(db: Database, stop: asyncio.Event, loops: list[Loop] | None = None) -> None:
-    await asyncio.gather(*(_run(loop, db, stop) for loop in loops or LOOPS))
+async def run_loops(
+    ctx: WorkerContext, stop: asyncio.Event, loops: list[Loop] | None = None
+) -> None:
+    await asyncio.gather(*(_run(loop, ctx, stop) for loop in loops or LOOPS))

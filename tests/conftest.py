@@ -27,9 +27,13 @@ from paywarden.config import Settings
 from paywarden.kit.db import Database, make_engine
 from paywarden.kit.migrations import upgrade
 from paywarden.models import Base
+from paywarden.tron.keys import account_xpub
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite")
 BOOTSTRAP_TOKEN = "bootstrap-token-for-tests-0123456789"
+# The well-known BIP-39 test mnemonic: public test vectors exist for its addresses.
+TEST_MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
+TEST_XPUB = account_xpub(TEST_MNEMONIC)
 
 
 def _is_postgres() -> bool:
@@ -87,6 +91,8 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "secret_key": "test-secret-key-" + "x" * 32,
             "var_dir": tmp_path / "var",
             "admin_bootstrap_token": BOOTSTRAP_TOKEN,
+            "xpub": TEST_XPUB,
+            "address_pool_min_free": 5,
             "admin_email": None,
             "admin_password": None,
             "redis_url": None,

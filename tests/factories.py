@@ -10,7 +10,7 @@ import pyotp
 
 from paywarden.kit.db import Database
 from paywarden.kit.security import hash_password
-from paywarden.models import Operator
+from paywarden.models import Merchant, Operator
 
 PASSWORD = "correct horse battery staple"
 
@@ -64,3 +64,50 @@ async def sign_in(client: httpx.AsyncClient, op: TestOperator, step: int = 0) ->
     )
     assert response.status_code == 200, response.text
     return response
+
+
+@dataclass
+class TestMerchant:
+    __test__ = False
+
+    merchant: Merchant
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.api_key}
+
+
+async def create_merchant(
+    db: Database,
+    name: str = "My Shop",
+    *,
+    webhook_secret: str = "whsec-test-secret",
+    webhook_url: str | None = "https://shop.example.com/hooks",
+    is_active: bool = True,
+) -> TestMerchant:
+    from paywarden.audit.context import CLI
+    from paywarden.merchants import service
+
+    async with db.transaction() as session:
+        made = await service.create(
+            session, name=name, webhook_secret=webhook_secret, webhook_url=webhook_url, actor=CLI
+        )
+        made.merchant.is_active = is_active
+    return TestMerchant(made.merchant, made.api_key)
+
+
+async def create_payment(
+    client: httpx.AsyncClient,
+    merchant: TestMerchant,
+    external_id: str = "order-1",
+    amount: str = "12.5",
+    **extra: object,
+) -> dict[str, object]:
+    response = await client.post(
+        "/api/v1/payments",
+        json={"external_id": external_id, "amount": amount, **extra},
+        headers=merchant.headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()

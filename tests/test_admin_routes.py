@@ -34,6 +34,19 @@ ANY_OPERATOR = {
     ("GET", "/api/v1/admin/sessions"),
     ("DELETE", "/api/v1/admin/sessions/{session_id}"),
     ("GET", "/api/v1/admin/audit-log"),
+    ("GET", "/api/v1/admin/stats"),
+    ("GET", "/api/v1/admin/stats/daily"),
+    ("GET", "/api/v1/admin/incidents"),
+    ("GET", "/api/v1/admin/wallet"),
+    ("GET", "/api/v1/admin/merchants"),
+    ("POST", "/api/v1/admin/merchants"),
+    ("GET", "/api/v1/admin/merchants/{merchant_id}"),
+    ("PUT", "/api/v1/admin/merchants/{merchant_id}"),
+    ("POST", "/api/v1/admin/merchants/{merchant_id}/rotate-api-key"),
+    ("GET", "/api/v1/admin/orders"),
+    ("GET", "/api/v1/admin/orders/{order_id}"),
+    ("POST", "/api/v1/admin/orders/{order_id}/retry-webhook"),
+    ("POST", "/api/v1/admin/orders/{order_id}/retry-sweep"),
 }
 
 

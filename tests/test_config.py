@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from paywarden.config import DEFAULT_SQLITE_URL, ConfigError, load_settings
+from tests.conftest import TEST_XPUB
 
 
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,10 +27,12 @@ def test_development_secret_is_generated_once(tmp_path: Path) -> None:
 
 def test_production_refuses_to_start_without_secret_key() -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        load_settings(_env_file=None, env="production", secret_key=None)
+        load_settings(_env_file=None, env="production", secret_key=None, xpub=TEST_XPUB)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        load_settings(_env_file=None, env="production", secret_key="too-short")
-    ok = load_settings(_env_file=None, env="production", secret_key="k" * 32)
+        load_settings(_env_file=None, env="production", secret_key="too-short", xpub=TEST_XPUB)
+    with pytest.raises(ConfigError, match="XPUB"):
+        load_settings(_env_file=None, env="production", secret_key="k" * 32, xpub=None)
+    ok = load_settings(_env_file=None, env="production", secret_key="k" * 32, xpub=TEST_XPUB)
     assert ok.bootstrap_token() is None  # no generated token in production
 
 

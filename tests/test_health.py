@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from paywarden.config import Settings
+from paywarden.kit.migrations import head_revision
 from tests.conftest import client_for, start_app
 from tests.factories import create_operator, sign_in
 
@@ -19,7 +20,7 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["migration"] == "0001"
+    assert ready.json()["migration"] == head_revision()
 
 
 async def test_readyz_fails_on_an_unmigrated_database(

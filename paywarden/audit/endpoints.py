@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,22 +9,11 @@ from fastapi import APIRouter, Query
 from paywarden.audit import service
 from paywarden.audit.repository import AuditFilter
 from paywarden.audit.schemas import AuditEntryOut, AuditPage, AuditQuery
+from paywarden.kit.time import as_utc, until_inclusive
 from paywarden.kit.web import DbRoute, Session
 from paywarden.operators.dependencies import CurrentOperator
 
 router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: audit"])
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # A time without an offset is read as UTC, as every time in the API is.
-    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
-
-
-def _through_millisecond(value: datetime | None) -> datetime | None:
-    # Times are shown to the millisecond, so `to=<a shown time>` includes that whole millisecond.
-    if value is None or value.microsecond % 1000:
-        return value
-    return value + timedelta(microseconds=999)
 
 
 @router.get("/audit-log", response_model=AuditPage)
@@ -38,8 +26,8 @@ async def audit_log(
         action=q.action,
         target_type=q.target_type,
         target_id=q.target_id,
-        since=_utc(q.from_),
-        until=_through_millisecond(_utc(q.to)),
+        since=as_utc(q.from_),
+        until=until_inclusive(q.to),
     )
     page = await service.search(db, f, q)
     return AuditPage(data=[AuditEntryOut.of(e) for e in page.items], pagination=page.pagination())

@@ -1,7 +1,24 @@
 """All models, imported here so that Alembic and the app see one complete metadata."""
 
+from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
 from paywarden.models.base import Base
+from paywarden.models.incidents import Incident
+from paywarden.models.merchants import Merchant
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
+from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
 
-__all__ = ["AuditEntry", "BackupCode", "Base", "Operator", "OperatorSession", "TotpEnrollment"]
+__all__ = [
+    "AuditEntry",
+    "BackupCode",
+    "Base",
+    "DepositAddress",
+    "Incident",
+    "Merchant",
+    "Operator",
+    "OperatorSession",
+    "Order",
+    "OrderDailyStats",
+    "OrderEvent",
+    "TotpEnrollment",
+]

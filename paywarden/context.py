@@ -1,0 +1,42 @@
+"""What a process builds once from its settings and hands to services: pool, network, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from paywarden.addresses.service import Pool
+from paywarden.config import Settings
+from paywarden.kit.db import Database
+from paywarden.kit.logging import get_logger
+from paywarden.orders.service import GatewayContext
+from paywarden.tron.keys import derive_address, development_xpub
+from paywarden.tron.networks import Network, network_for
+
+log = get_logger(__name__)
+
+
+def resolve_xpub(settings: Settings) -> str:
+    """XPUB, or in development a generated mnemonic's xpub (production requires XPUB)."""
+    xpub = settings.xpub or development_xpub(settings.var_dir)
+    derive_address(xpub, 0)  # fails early, with a clear message, on a malformed key
+    return xpub
+
+
+def gateway_context(settings: Settings) -> GatewayContext:
+    pool = Pool(
+        xpub=resolve_xpub(settings),
+        min_free=settings.address_pool_min_free,
+        reuse_cooldown=timedelta(seconds=settings.address_reuse_cooldown),
+    )
+    return GatewayContext(pool=pool, tz=settings.tz)
+
+
+def network(settings: Settings) -> Network:
+    return network_for(settings.tron_network, settings.public_base_url, settings.trongrid_url)
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    db: Database
+    gateway: GatewayContext

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from paywarden.kit.errors import AppError, Conflict, NotFound
+
+
+class MerchantNotFound(NotFound):
+    message = "Merchant not found"
+
+
+class MerchantNameTaken(Conflict):
+    code = "MERCHANT_NAME_TAKEN"
+    message = "Merchant name already in use"
+
+
+class EmptyUpdate(AppError):
+    code = "EMPTY_UPDATE"
+    message = "No fields to update"
+
+
+class InvalidApiKey(AppError):
+    status = 401
+    code = "INVALID_API_KEY"
+    message = "Missing or invalid API key"
+
+
+class MerchantSuspended(AppError):
+    status = 403
+    code = "MERCHANT_SUSPENDED"
+    message = "Merchant is suspended and cannot create orders"

@@ -1,0 +1,167 @@
+"""All SQL on orders, their events and the daily rollup."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.models import Merchant, Order, OrderDailyStats, OrderEvent
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    merchant_id: uuid.UUID | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def get(session: AsyncSession, order_id: uuid.UUID) -> Order | None:
+    return await session.get(Order, order_id)
+
+
+async def by_external_id(
+    session: AsyncSession, merchant_id: uuid.UUID, external_id: str
+) -> Order | None:
+    return await session.scalar(
+        select(Order).where(Order.merchant_id == merchant_id, Order.external_id == external_id)
+    )
+
+
+def _filtered(query: Select, f: OrderFilter) -> Select:
+    if f.merchant_id:
+        query = query.where(Order.merchant_id == f.merchant_id)
+    if f.status:
+        query = query.where(Order.status == f.status)
+    if f.since:
+        query = query.where(Order.created_at >= f.since)
+    if f.until:
+        query = query.where(Order.created_at <= f.until)
+    return query
+
+
+async def page(
+    session: AsyncSession, f: OrderFilter, *, offset: int, limit: int
+) -> tuple[list[tuple[Order, str]], int]:
+    total = await session.scalar(_filtered(select(func.count()).select_from(Order), f))
+    rows = await session.execute(
+        _filtered(select(Order, Merchant.name).join(Merchant, Merchant.id == Order.merchant_id), f)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(o, name) for o, name in rows.all()], int(total or 0)
+
+
+async def latest_for_merchant(
+    session: AsyncSession, merchant_id: uuid.UUID, limit: int = 10
+) -> Sequence[Order]:
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.merchant_id == merchant_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def events(session: AsyncSession, order_id: uuid.UUID) -> Sequence[OrderEvent]:
+    rows = await session.scalars(
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order_id)
+        .order_by(OrderEvent.created_at, OrderEvent.id)
+    )
+    return rows.all()
+
+
+async def due_to_expire(session: AsyncSession, now: datetime, limit: int) -> Sequence[Order]:
+    """Pending orders past expiry with nothing received; locked so that workers split them."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.status == "pending", Order.expires_at <= now, Order.amount_received == 0)
+        .order_by(Order.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return rows.all()
+
+
+async def bump_daily(
+    session: AsyncSession,
+    day: date,
+    shard: int,
+    *,
+    orders: int = 0,
+    paid: int = 0,
+    received: int = 0,
+) -> None:
+    """Add to one rollup row, creating it if needed (an upsert on both databases)."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    table = OrderDailyStats.__table__
+    statement = insert(table).values(
+        day=day, shard=shard, order_count=orders, paid_count=paid, total_received=received
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "shard"],
+        set_={
+            "order_count": table.c.order_count + orders,
+            "paid_count": table.c.paid_count + paid,
+            "total_received": table.c.total_received + received,
+        },
+    )
+    await session.execute(statement)
+
+
+@dataclass(frozen=True)
+class Totals:
+    order_count: int
+    paid_count: int
+    total_received: int
+
+
+async def totals(session: AsyncSession, since: date | None = None) -> Totals:
+    query = select(
+        func.coalesce(func.sum(OrderDailyStats.order_count), 0),
+        func.coalesce(func.sum(OrderDailyStats.paid_count), 0),
+        func.coalesce(func.sum(OrderDailyStats.total_received), 0),
+    )
+    if since is not None:
+        query = query.where(OrderDailyStats.day >= since)
+    row = (await session.execute(query)).one()
+    return Totals(int(row[0]), int(row[1]), int(row[2]))
+
+
+async def received_by_day(session: AsyncSession, since: date) -> dict[date, int]:
+    rows = await session.execute(
+        select(OrderDailyStats.day, func.sum(OrderDailyStats.total_received))
+        .where(OrderDailyStats.day >= since)
+        .group_by(OrderDailyStats.day)
+    )
+    return {day: int(total) for day, total in rows.all()}
+
+
+async def rebuild_daily(session: AsyncSession) -> None:
+    """Recompute the rollup from the orders themselves (a check, and for bulk-loaded data)."""
+    from sqlalchemy import case, delete, insert
+
+    paid = Order.status.in_(("confirmed", "completed", "callback_failed"))
+    await session.execute(delete(OrderDailyStats))
+    await session.execute(
+        insert(OrderDailyStats).from_select(
+            ["day", "shard", "order_count", "paid_count", "total_received"],
+            select(
+                Order.created_day,
+                func.min(0),
+                func.count(),
+                func.sum(case((paid, 1), else_=0)),
+                func.sum(case((paid, Order.amount_received), else_=0)),
+            ).group_by(Order.created_day),
+        )
+    )

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+
+from paywarden.kit.casing import RequestModel
+from paywarden.kit.money import format_usdt, parse_usdt
+from paywarden.kit.pagination import PageQuery, Pagination
+from paywarden.kit.time import iso
+from paywarden.kit.urls import http_url
+from paywarden.models import Order, OrderEvent
+from paywarden.models.orders import STATUSES
+
+MAX_AMOUNT = 1_000_000 * 10**6
+MAX_METADATA_BYTES = 4096
+Status = Literal["pending", "confirming", "confirmed", "completed", "callback_failed", "expired"]
+assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
+
+
+def _amount(value: str) -> str:
+    units = parse_usdt(value)
+    if units <= 0:
+        raise ValueError("amount must be greater than 0")
+    if units > MAX_AMOUNT:
+        raise ValueError("amount must be at most 1000000")
+    return value
+
+
+class PaymentCreateIn(RequestModel):
+    external_id: str = Field(min_length=1, max_length=255)
+    amount: Annotated[
+        str, Field(description='USDT as a decimal string, e.g. "12.5"'), AfterValidator(_amount)
+    ]
+    callback_url: Annotated[str, AfterValidator(http_url)] | None = None
+    expires_in: int = Field(default=3600, ge=300, le=86400, description="seconds")
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value, separators=(",", ":"))) > MAX_METADATA_BYTES:
+            raise ValueError("metadata must be at most 4 KB as JSON")
+        return value
+
+    @property
+    def amount_units(self) -> int:
+        return parse_usdt(self.amount)
+
+
+class OrderFilterQuery(PageQuery):
+    status: Status | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+
+
+class AdminOrderFilterQuery(OrderFilterQuery):
+    merchant_id: uuid.UUID | None = None
+
+
+class PaymentOut(BaseModel):
+    id: uuid.UUID
+    external_id: str
+    address: str
+    amount_expected: str
+    amount_received: str
+    status: str
+    callback_url: str | None
+    checkout_url: str
+    tx_hash: str | None
+    metadata: dict[str, Any] | None
+    created_at: str
+    expires_at: str
+
+    @classmethod
+    def of(cls, o: Order, base_url: str) -> PaymentOut:
+        return cls(
+            id=o.id,
+            external_id=o.external_id,
+            address=o.address,
+            amount_expected=format_usdt(o.amount_expected),
+            amount_received=format_usdt(o.amount_received),
+            status=o.status,
+            callback_url=o.callback_url,
+            checkout_url=f"{base_url}/pay/{o.id}",
+            tx_hash=o.tx_hash,
+            metadata=o.meta,
+            created_at=iso(o.created_at) or "",
+            expires_at=iso(o.expires_at) or "",
+        )
+
+
+class PaymentPage(BaseModel):
+    data: list[PaymentOut]
+    pagination: Pagination
+
+
+class AdminOrderOut(BaseModel):
+    id: uuid.UUID
+    external_id: str
+    merchant_id: uuid.UUID
+    merchant_name: str
+    address: str
+    amount_expected: str
+    amount_received: str
+    status: str
+    tx_hash: str | None
+    created_at: str
+    expires_at: str
+
+    @classmethod
+    def of(cls, o: Order, merchant_name: str) -> AdminOrderOut:
+        return cls(
+            id=o.id,
+            external_id=o.external_id,
+            merchant_id=o.merchant_id,
+            merchant_name=merchant_name,
+            address=o.address,
+            amount_expected=format_usdt(o.amount_expected),
+            amount_received=format_usdt(o.amount_received),
+            status=o.status,
+            tx_hash=o.tx_hash,
+            created_at=iso(o.created_at) or "",
+            expires_at=iso(o.expires_at) or "",
+        )
+
+
+class AdminOrderPage(BaseModel):
+    data: list[AdminOrderOut]
+    pagination: Pagination
+
+
+class AdminOrderDetailOrder(AdminOrderOut):
+    callback_url: str | None
+    checkout_url: str
+    metadata: dict[str, Any] | None
+    updated_at: str
+
+
+class OrderEventOut(BaseModel):
+    id: uuid.UUID
+    event_type: str
+    from_status: str | None
+    to_status: str | None
+    payload: dict[str, Any]
+    created_at: str
+
+    @classmethod
+    def of(cls, e: OrderEvent) -> OrderEventOut:
+        return cls(
+            id=e.id,
+            event_type=e.event_type,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            payload=e.payload,
+            created_at=iso(e.created_at) or "",
+        )
+
+
+class OrderMeta(BaseModel):
+    network: str
+    usdt_contract: str
+    tronscan_base_url: str
+    tx_explorer_base_url: str
+    address_explorer_base_url: str
+    sweep_enabled: bool
+    sweep_mode: str
+
+
+class AdminOrderDetail(BaseModel):
+    order: AdminOrderDetailOrder
+    events: list[OrderEventOut]
+    transaction: dict[str, Any] | None
+    settlement: dict[str, Any] | None
+    meta: OrderMeta
+
+
+class RetryWebhookIn(RequestModel):
+    callback_url: Annotated[str, AfterValidator(http_url)] | None = None

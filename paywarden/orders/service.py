@@ -1,0 +1,252 @@
+"""Order rules: create (idempotent on external_id), change status, expire.
+
+Every status change goes through `transition`, which writes the `order_events` row and keeps the
+daily rollup in step, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.addresses import service as addresses
+from paywarden.addresses.service import Pool
+from paywarden.audit import service as audit
+from paywarden.audit.context import Actor
+from paywarden.kit.pagination import Page, PageQuery
+from paywarden.kit.time import utcnow
+from paywarden.merchants.errors import MerchantSuspended
+from paywarden.models import Merchant, Order, OrderEvent
+from paywarden.models.orders import CALLBACK_FAILED, EXPIRED, PAID, PENDING
+from paywarden.orders import repository as repo
+from paywarden.orders.errors import (
+    DuplicateExternalId,
+    InvalidState,
+    OrderNotFound,
+    SweepDisabled,
+)
+from paywarden.orders.repository import OrderFilter
+
+ROLLUP_SHARDS = 16
+WEBHOOK_RETRYABLE = (CALLBACK_FAILED,)
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    external_id: str
+    amount: int  # micro-USDT
+    callback_url: str | None
+    expires_in: int
+    metadata: dict[str, Any] | None
+
+    def request_hash(self) -> str:
+        canonical = json.dumps(
+            {
+                "external_id": self.external_id,
+                "amount": self.amount,
+                "callback_url": self.callback_url,
+                "expires_in": self.expires_in,
+                "metadata": self.metadata,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    pool: Pool
+    tz: ZoneInfo
+
+
+async def create(
+    db: AsyncSession, ctx: GatewayContext, merchant: Merchant, new: NewOrder
+) -> tuple[Order, bool]:
+    """The order and whether it was made now (False: a safe retry of the same request)."""
+    if not merchant.is_active:
+        raise MerchantSuspended()
+    request_hash = new.request_hash()
+    existing = await repo.by_external_id(db, merchant.id, new.external_id)
+    if existing is not None:
+        return _same_request(existing, request_hash), False
+    try:
+        # A savepoint: if a concurrent twin wins the unique key, its address claim is undone too.
+        async with db.begin_nested():
+            order = await _insert(db, ctx, merchant, new, request_hash)
+    except IntegrityError:
+        twin = await repo.by_external_id(db, merchant.id, new.external_id)
+        if twin is None:
+            raise
+        return _same_request(twin, request_hash), False
+    return order, True
+
+
+def _same_request(order: Order, request_hash: str) -> Order:
+    if order.request_hash != request_hash:
+        raise DuplicateExternalId()
+    return order
+
+
+async def _insert(
+    db: AsyncSession, ctx: GatewayContext, merchant: Merchant, new: NewOrder, request_hash: str
+) -> Order:
+    now = utcnow()
+    order_id = uuid.uuid4()
+    address = await addresses.allocate(db, ctx.pool, order_id)
+    order = Order(
+        id=order_id,
+        merchant_id=merchant.id,
+        external_id=new.external_id,
+        request_hash=request_hash,
+        address_id=address.id,
+        address=address.address,
+        amount_expected=new.amount,
+        amount_received=0,
+        status=PENDING,
+        callback_url=new.callback_url,
+        meta=new.metadata,
+        created_at=now,
+        created_day=report_day(now, ctx.tz),
+        expires_at=now + timedelta(seconds=new.expires_in),
+        updated_at=now,
+    )
+    db.add(order)
+    db.add(
+        OrderEvent(
+            order_id=order_id,
+            event_type="created",
+            from_status=None,
+            to_status=PENDING,
+            created_at=now,
+            payload={"amount_expected": new.amount, "address": address.address},
+        )
+    )
+    await db.flush()
+    await repo.bump_daily(db, order.created_day, _shard(), orders=1)
+    return order
+
+
+def report_day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def _shard() -> int:
+    return random.randrange(ROLLUP_SHARDS)  # noqa: S311 - spreads writes, not a secret
+
+
+async def transition(
+    db: AsyncSession,
+    order: Order,
+    to_status: str,
+    event_type: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Change status, record the event and keep the rollup right, all in this transaction."""
+    from_status = order.status
+    was_paid, now_paid = from_status in PAID, to_status in PAID
+    order.status = to_status
+    order.updated_at = utcnow()
+    db.add(
+        OrderEvent(
+            order_id=order.id,
+            event_type=event_type,
+            from_status=from_status,
+            to_status=to_status,
+            payload=payload or {},
+        )
+    )
+    if was_paid != now_paid:
+        sign = 1 if now_paid else -1
+        await repo.bump_daily(
+            db, order.created_day, _shard(), paid=sign, received=sign * order.amount_received
+        )
+
+
+async def expire_due(db: AsyncSession, pool: Pool, *, limit: int = 500) -> int:
+    """Expire pending orders past `expires_at` with nothing received; free their addresses."""
+    orders = await repo.due_to_expire(db, utcnow(), limit)
+    for order in orders:
+        await transition(
+            db, order, EXPIRED, "expired", {"expires_at": order.expires_at.isoformat()}
+        )
+        await addresses.release_after_cooldown(db, pool, order.address_id, order.id)
+    return len(orders)
+
+
+async def search(db: AsyncSession, f: OrderFilter, paging: PageQuery) -> Page[tuple[Order, str]]:
+    """Orders matching `f` with their merchant's name, newest first."""
+    rows, total = await repo.page(db, f, offset=paging.offset, limit=paging.limit)
+    return Page(items=rows, page=paging.page, limit=paging.limit, total=total)
+
+
+async def get_for_merchant(db: AsyncSession, merchant: Merchant, order_id: uuid.UUID) -> Order:
+    order = await repo.get(db, order_id)
+    if order is None or order.merchant_id != merchant.id:
+        raise OrderNotFound()  # another merchant's order does not exist for this one
+    return order
+
+
+async def get(db: AsyncSession, order_id: uuid.UUID) -> Order:
+    order = await repo.get(db, order_id)
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+async def request_webhook_retry(
+    db: AsyncSession, order_id: uuid.UUID, callback_url: str | None, actor: Actor
+) -> None:
+    """Queue another delivery of the order's webhook; the URL override is for this retry only."""
+    order = await get(db, order_id)
+    if order.status not in WEBHOOK_RETRYABLE:
+        raise InvalidState("Only orders whose webhook failed can be retried")
+    payload = {"callback_url_override": callback_url} if callback_url else {}
+    db.add(
+        OrderEvent(
+            order_id=order.id,
+            event_type="webhook_retry_requested",
+            from_status=order.status,
+            to_status=order.status,
+            payload=payload,
+        )
+    )
+    audit.record(
+        db, actor, "order.retry_webhook", target_type="order", target_id=order.id, details=payload
+    )
+
+
+async def request_sweep_retry(
+    db: AsyncSession, order_id: uuid.UUID, *, sweep_enabled: bool, actor: Actor
+) -> None:
+    order = await get(db, order_id)
+    if not sweep_enabled:
+        raise SweepDisabled()
+    # Sweeps arrive with the sweep issue; until an order has a failed sweep there is none to retry.
+    raise InvalidState(f"Order {order.id} has no failed sweep to retry")
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    order: Order
+    merchant_name: str
+    events: list[OrderEvent]
+
+
+async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
+    from paywarden.merchants import repository as merchants
+
+    order = await get(db, order_id)
+    merchant = await merchants.get(db, order.merchant_id)
+    return OrderDetail(
+        order, merchant.name if merchant else "", list(await repo.events(db, order.id))
+    )
