@@ -138,3 +138,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def db(app: FastAPI) -> Database:
     return app.state.db
+
+
+@pytest.fixture
+async def admin_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as an operator (role `operator`: everything but managing operators)."""
+    from tests.factories import create_operator, sign_in
+
+    op = await create_operator(app.state.db, "admin-client@example.com")
+    async with client_for(app) as c:
+        await sign_in(c, op)
+        yield c
