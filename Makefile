@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres lint format bench install services clean
+.PHONY: run test test-sqlite test-postgres lint format bench install services browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ run: install
 services:
 	@scripts/ensure-services.sh
 
-test: install services test-sqlite test-postgres
+# Debian's Chromium for the browser tests (tests/e2e), installed only when missing.
+browser:
+	@scripts/ensure-chromium.sh
+
+test: install services browser test-sqlite test-postgres
 
 test-sqlite: install
 	TEST_DATABASE_URL=sqlite $(BIN)/pytest $(PYTEST_ARGS)

@@ -8,16 +8,17 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from paywarden import __version__
+from paywarden import __version__, demo
 from paywarden.audit.endpoints import router as audit_router
+from paywarden.checkout.endpoints import router as checkout_router
 from paywarden.config import Settings
-from paywarden.context import WorkerContext, gateway_context, network
+from paywarden.context import WorkerContext, database, gateway_context, network
 from paywarden.incidents.endpoints import router as incidents_router
-from paywarden.kit.db import Database
 from paywarden.kit.errors import install_error_handlers
 from paywarden.kit.health import router as health_router
 from paywarden.kit.logging import configure_logging, get_logger
 from paywarden.kit.observability import Metrics, ObservabilityMiddleware
+from paywarden.kit.openapi import install_openapi
 from paywarden.kit.querycase import CamelQueryMiddleware
 from paywarden.kit.ratelimit import RateLimiter, make_storage
 from paywarden.merchants.endpoints import router as merchants_router
@@ -27,6 +28,7 @@ from paywarden.operators.endpoints import router as operators_router
 from paywarden.orders.admin_endpoints import router as orders_admin_router
 from paywarden.orders.endpoints import router as payments_router
 from paywarden.sweeps.endpoints import router as wallet_router
+from paywarden.tron.devnet import mount_devnet
 from paywarden.worker import run_loops, top_up_address_pool
 
 log = get_logger(__name__)
@@ -37,7 +39,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = database(settings)
         app.state.db = db
         app.state.auth = operators.AuthContext(
             signing_key=settings.signing_key(),
@@ -49,6 +51,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         async with db.transaction() as session:
             await operators.sync_primary(session, settings.admin_email, password)
             needs_bootstrap = await operator_repo.count_all(session) == 0
+            if settings.demo_data and not settings.is_production:
+                await demo.seed(session, settings.var_dir, settings.public_base_url)
         if needs_bootstrap:
             _print_bootstrap_hint(settings)
         worker_ctx = WorkerContext(db=db, gateway=app.state.gateway)
@@ -84,6 +88,15 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(wallet_router)
     app.include_router(payments_router)
+    app.include_router(checkout_router)
+    if settings.tron_network == "devnet":
+        mount_devnet(
+            app,
+            "/devnet",
+            block_seconds=settings.devnet_block_seconds or None,
+            solidify_depth=settings.devnet_solidify_depth,
+        )
+    install_openapi(app)
     app.add_middleware(CamelQueryMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from paywarden.audit.context import CLI
 from paywarden.config import ConfigError, Settings, load_settings
-from paywarden.kit.db import Database
+from paywarden.context import database
 from paywarden.kit.logging import configure_logging
 from paywarden.kit.migrations import upgrade
 from paywarden.operators import repository as operator_repo
@@ -39,25 +40,55 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Don't run loops here")] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes, each with its own DB_POOL_SIZE pool")
+    ] = 1,
 ) -> None:
     """Run the HTTP app (and, unless --no-worker, the background loops in-process)."""
-    from paywarden.app import create_app
+    from paywarden.asgi import RUN_WORKER_ENV
 
     settings = _settings()
     if host:
         settings.host = host
     if port:
         settings.port = port
-    application = create_app(settings, run_worker=not no_worker)
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_config=None,
-        access_log=False,
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "log_config": None,
+        "access_log": False,
+    }
+    if workers == 1:
+        from paywarden.app import create_app
+
+        uvicorn.run(create_app(settings, run_worker=not no_worker), **options)
+        return
+    if settings.is_sqlite and not no_worker:
+        typer.echo(
+            "on SQLite the background loops run in one process: add --no-worker and run "
+            "`paywarden worker` beside it, or use PostgreSQL",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _prepare_shared_files(settings)
+    # Each worker process reads its settings again: pass this command's choices down.
+    os.environ.update(
+        HOST=settings.host,
+        PORT=str(settings.port),
+        **{RUN_WORKER_ENV: "0" if no_worker else "1"},
     )
+    uvicorn.run("paywarden.asgi:create_app_from_env", factory=True, workers=workers, **options)
+
+
+def _prepare_shared_files(settings: Settings) -> None:
+    """Create the generated development secrets once, before the workers race to create them."""
+    from paywarden.context import resolve_xpub
+
+    settings.signing_key()
+    settings.bootstrap_token()
+    resolve_xpub(settings)
 
 
 @app.command()
@@ -70,7 +101,7 @@ def worker() -> None:
     configure_logging(json=settings.is_production, level=settings.log_level)
 
     async def main() -> None:
-        db = Database(settings.database_url)
+        db = database(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,7 +120,7 @@ def migrate() -> None:
     settings = _settings()
 
     async def main() -> None:
-        db = Database(settings.database_url)
+        db = database(settings)
         try:
             await upgrade(db.engine)
         finally:
@@ -97,6 +128,31 @@ def migrate() -> None:
 
     asyncio.run(main())
     typer.echo("database at the latest migration")
+
+
+@app.command()
+def devnet(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind")] = 8090,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    block_seconds: Annotated[
+        float, typer.Option(min=0, help="Seconds between blocks (0: only on POST /devnet/mine)")
+    ] = 3.0,
+    solidify_depth: Annotated[
+        int, typer.Option(min=0, help="Blocks under the head before one is solidified")
+    ] = 19,
+) -> None:
+    """Run the TRON devnet alone: TronGrid's API at http://HOST:PORT/devnet (state in memory)."""
+    from fastapi import FastAPI
+
+    from paywarden.tron.devnet import mount_devnet
+
+    configure_logging(json=False, level="INFO")
+    root = FastAPI(title="PayWarden TRON devnet", docs_url=None, redoc_url=None, openapi_url=None)
+    mount_devnet(
+        root, "/devnet", block_seconds=block_seconds or None, solidify_depth=solidify_depth
+    )
+    typer.echo(f"TronGrid base URL: http://{host}:{port}/devnet (a restart starts a fresh chain)")
+    uvicorn.run(root, host=host, port=port, log_config=None, access_log=False)
 
 
 @operator_app.command("create")
@@ -123,7 +179,7 @@ def operator_create(
     settings = _settings()
 
     async def main() -> None:
-        db = Database(settings.database_url)
+        db = database(settings)
         try:
             async with db.transaction() as session:
                 await operators.create_operator(
@@ -142,7 +198,7 @@ def operator_reset_2fa(email: Annotated[str, typer.Option(help="The operator's e
     settings = _settings()
 
     async def main() -> None:
-        db = Database(settings.database_url)
+        db = database(settings)
         try:
             async with db.transaction() as session:
                 operator = await operator_repo.get_by_email(session, email)

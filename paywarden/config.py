@@ -23,6 +23,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
+    # Connections each PostgreSQL engine keeps per process, and how many more it may open at peaks.
+    db_pool_size: int = Field(default=5, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    # Test each pooled connection with a round trip before use (survives a database restart).
+    db_pool_pre_ping: bool = True
     secret_key: SecretStr | None = None
     var_dir: Path = Path("./var")
 
@@ -40,10 +45,19 @@ class Settings(BaseSettings):
     address_reuse_cooldown: int = Field(default=86_400, ge=0)  # seconds
     merchant_rate_limit: str = "50/second"
     public_base_url: str = "http://127.0.0.1:8000"
+    # Development only: on an empty database, create a demo merchant (key in var/demo_api_key).
+    demo_data: bool = True
 
     # TRON and sweeping (the chain and sweep issues use these; the wallet page shows them)
     tron_network: Literal["mainnet", "nile", "shasta", "devnet"] = "devnet"
     trongrid_url: str | None = None
+    # Comma-separated TronGrid endpoints tried in order (failover); empty: TRONGRID_URL or preset.
+    trongrid_urls: str = ""
+    trongrid_api_key: SecretStr | None = None
+    # The built-in devnet (TRON_NETWORK=devnet): seconds per block (0: only on /devnet/mine),
+    # and how far below the head a block is solidified.
+    devnet_block_seconds: float = Field(default=3.0, ge=0)
+    devnet_solidify_depth: int = Field(default=19, ge=0)
     sweep_enabled: bool = False
     sweep_mode: Literal["burn", "delegate"] = "burn"
     cold_wallet_address: str | None = None
@@ -61,7 +75,9 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admin_bootstrap_token", "admin_password", "secret_key", mode="before")
+    @field_validator(
+        "admin_bootstrap_token", "admin_password", "secret_key", "trongrid_api_key", mode="before"
+    )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -7,13 +7,23 @@ from datetime import timedelta
 
 from paywarden.addresses.service import Pool
 from paywarden.config import Settings
-from paywarden.kit.db import Database
+from paywarden.kit.db import Database, PoolOptions
 from paywarden.kit.logging import get_logger
 from paywarden.orders.service import GatewayContext
 from paywarden.tron.keys import derive_address, development_xpub
 from paywarden.tron.networks import Network, network_for
 
 log = get_logger(__name__)
+
+
+def database(settings: Settings) -> Database:
+    """The process's database, its PostgreSQL pool sized by DB_POOL_* settings."""
+    pool = PoolOptions(
+        size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pool_pre_ping,
+    )
+    return Database(settings.database_url, pool)
 
 
 def resolve_xpub(settings: Settings) -> str:

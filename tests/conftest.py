@@ -93,6 +93,8 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "admin_bootstrap_token": BOOTSTRAP_TOKEN,
             "xpub": TEST_XPUB,
             "address_pool_min_free": 5,
+            "demo_data": False,
+            "devnet_block_seconds": 0,  # tests mine devnet blocks on demand
             "admin_email": None,
             "admin_password": None,
             "redis_url": None,

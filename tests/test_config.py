@@ -51,3 +51,15 @@ def test_bad_values_are_config_errors() -> None:
         load_settings(_env_file=None, report_timezone="Mars/Olympus")
     with pytest.raises(ConfigError):
         load_settings(_env_file=None, env="staging")
+
+
+def test_development_xpub_is_generated_once(tmp_path: Path) -> None:
+    from paywarden.context import resolve_xpub
+
+    settings = load_settings(_env_file=None, var_dir=tmp_path / "var", xpub=None)
+    xpub = resolve_xpub(settings)
+    assert xpub.startswith("xpub")
+    assert (tmp_path / "var" / "dev_mnemonic").stat().st_mode & 0o777 == 0o600
+    assert len((tmp_path / "var" / "dev_mnemonic").read_text().split()) == 24
+    assert resolve_xpub(settings) == xpub
+    assert resolve_xpub(load_settings(_env_file=None, xpub=TEST_XPUB)) == TEST_XPUB

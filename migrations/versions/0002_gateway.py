@@ -37,7 +37,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deposit_addresses", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_deposit_addresses_allocation", ["xpub_id", "status", "available_at"], unique=False
+            "ix_deposit_addresses_allocation",
+            ["xpub_id", "status", "available_at", "derivation_index"],
+            unique=False,
         )
 
     op.create_table(

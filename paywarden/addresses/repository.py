@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import DepositAddress
@@ -16,30 +16,46 @@ from paywarden.models.addresses import ALLOCATED, FREE
 _DERIVE_LOCK = 0x5057_0001
 
 
-async def take_free(
-    session: AsyncSession, xpub_id: str, order_id: uuid.UUID, now: datetime
-) -> DepositAddress | None:
-    """Claim one free address in a single statement; concurrent claims skip each other's rows."""
-    candidate = (
-        select(DepositAddress.id)
+@dataclass(frozen=True)
+class Claim:
+    """An address now held by an order."""
+
+    id: uuid.UUID
+    address: str
+
+
+_addresses = DepositAddress.__table__
+# Built once: this runs for every order, and compiling it each time costs more than running it.
+_TAKE_FREE = (
+    update(_addresses)
+    .where(
+        _addresses.c.id
+        == select(_addresses.c.id)
         .where(
-            DepositAddress.xpub_id == xpub_id,
-            DepositAddress.status == FREE,
-            DepositAddress.available_at <= now,
+            _addresses.c.xpub_id == bindparam("p_xpub_id"),
+            _addresses.c.status == FREE,
+            _addresses.c.available_at <= bindparam("p_now"),
         )
-        .order_by(DepositAddress.available_at, DepositAddress.derivation_index)
+        .order_by(_addresses.c.available_at, _addresses.c.derivation_index)
         .limit(1)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .scalar_subquery(),
+        _addresses.c.status == FREE,
     )
-    claimed = await session.scalar(
-        update(DepositAddress)
-        .where(DepositAddress.id == candidate, DepositAddress.status == FREE)
-        .values(status=ALLOCATED, order_id=order_id, allocated_at=now)
-        .returning(DepositAddress)
-        .execution_options(synchronize_session=False)
+    .values(status=ALLOCATED, order_id=bindparam("p_order_id"), allocated_at=bindparam("p_now"))
+    .returning(_addresses.c.id, _addresses.c.address)
+)
+
+
+async def take_free(
+    session: AsyncSession, xpub_id: str, order_id: uuid.UUID, now: datetime
+) -> Claim | None:
+    """Claim one free address in a single statement; concurrent claims skip each other's rows."""
+    result = await session.execute(
+        _TAKE_FREE, {"p_xpub_id": xpub_id, "p_now": now, "p_order_id": order_id}
     )
-    return claimed
+    row = result.first()
+    return Claim(id=row.id, address=row.address) if row else None
 
 
 async def lock_derivation(session: AsyncSession) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.addresses import repository as repo
-from paywarden.addresses.repository import PoolStats
+from paywarden.addresses.repository import Claim, PoolStats
 from paywarden.kit.security import sha256_hex
 from paywarden.kit.time import utcnow
 from paywarden.models import DepositAddress
@@ -33,17 +33,24 @@ class Pool:
         return sha256_hex(self.xpub)[:16]
 
 
-async def allocate(db: AsyncSession, pool: Pool, order_id: uuid.UUID) -> DepositAddress:
+async def allocate(db: AsyncSession, pool: Pool, order_id: uuid.UUID) -> Claim:
     now = utcnow()
-    address = await repo.take_free(db, pool.xpub_id, order_id, now)
-    if address is not None:
-        return address
+    claim = await repo.take_free(db, pool.xpub_id, order_id, now)
+    if claim is not None:
+        return claim
+    await repo.lock_derivation(db)
     [fresh] = await _derive(db, pool, 1, status=ALLOCATED, order_id=order_id, now=now)
-    return fresh
+    return Claim(id=fresh.id, address=fresh.address)
+
+
+async def give_back(db: AsyncSession, claim: Claim, order_id: uuid.UUID) -> None:
+    """Undo a claim whose order was not made after all: the address is free again at once."""
+    await repo.release(db, claim.id, order_id, utcnow())
 
 
 async def top_up(db: AsyncSession, pool: Pool) -> int:
     """Derive addresses until MIN_FREE are free; returns how many were added."""
+    await repo.lock_derivation(db)  # before counting: workers starting together derive once
     now = utcnow()
     missing = pool.min_free - await repo.free_count(db, pool.xpub_id, now)
     if missing <= 0:
@@ -52,7 +59,7 @@ async def top_up(db: AsyncSession, pool: Pool) -> int:
     return missing
 
 
-async def _derive(
+async def _derive(  # the caller holds the derivation lock
     db: AsyncSession,
     pool: Pool,
     count: int,
@@ -61,7 +68,6 @@ async def _derive(
     order_id: uuid.UUID | None,
     now: datetime,
 ) -> list[DepositAddress]:
-    await repo.lock_derivation(db)
     start = await repo.next_index(db, pool.xpub_id)
     rows = [
         DepositAddress(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """The connection pool of each PostgreSQL engine this process makes (SQLAlchemy's defaults)."""
+
+    size: int = 5
+    max_overflow: int = 10
+    pre_ping: bool = True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -38,7 +48,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, pool: PoolOptions | None = None, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -48,15 +58,20 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_no_implicit_begin)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    options = pool or PoolOptions()
+    if "poolclass" not in kwargs:  # a caller's NullPool or StaticPool takes no sizes
+        kwargs.setdefault("pool_size", options.size)
+        kwargs.setdefault("max_overflow", options.max_overflow)
+    kwargs.setdefault("pool_pre_ping", options.pre_ping)
+    return create_async_engine(url, **kwargs)
 
 
 class Database:
     """The engine and its session factory; one per app or worker process."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, pool: PoolOptions | None = None, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, pool, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -7,8 +7,10 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from paywarden.kit.casing import RequestModel
 
-class PageQuery(BaseModel):
+
+class PageQuery(RequestModel):
     page: int = Field(default=1, ge=1, le=1_000_000)
     limit: int = Field(default=20, ge=1, le=100)
 

@@ -39,7 +39,8 @@ class DbRoute(APIRoute):
         return with_session
 
 
-def _session(request: Request) -> AsyncSession:
+async def _session(request: Request) -> AsyncSession:
+    # async on purpose: FastAPI runs a sync dependency in a thread, a hop per request.
     return request.state.session
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import Incident, Merchant, Order
@@ -79,3 +79,9 @@ async def stats(session: AsyncSession, merchant_id: uuid.UUID) -> MerchantStats:
         last_order_at=row[5],
         incident_count=int(incidents or 0),
     )
+
+
+async def lock_merchants(session: AsyncSession) -> None:
+    """Serialize check-then-create of merchants across processes (PostgreSQL; SQLite already is)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("LOCK TABLE merchants IN SHARE ROW EXCLUSIVE MODE"))

@@ -19,8 +19,15 @@ class DepositAddress(Base):
     __table_args__ = (
         CheckConstraint("status IN ('free', 'allocated')", name="status"),
         UniqueConstraint("xpub_id", "derivation_index", name="uq_deposit_addresses_xpub_index"),
-        # Allocation scans free addresses of the current xpub by when they may be used again.
-        Index("ix_deposit_addresses_allocation", "xpub_id", "status", "available_at"),
+        # Allocation takes the free address of the current xpub that has been available longest,
+        # lowest index first: this index serves that ORDER BY without a sort.
+        Index(
+            "ix_deposit_addresses_allocation",
+            "xpub_id",
+            "status",
+            "available_at",
+            "derivation_index",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

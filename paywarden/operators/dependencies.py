@@ -14,14 +14,14 @@ from paywarden.operators.service import AuthContext, Principal
 from paywarden.operators.tokens import COOKIE_NAME
 
 
-def auth_context(request: Request) -> AuthContext:
+async def auth_context(request: Request) -> AuthContext:
     return request.app.state.auth
 
 
 Auth = Annotated[AuthContext, Depends(auth_context)]
 
 
-def request_actor(request: Request) -> Actor:
+async def request_actor(request: Request) -> Actor:
     """The anonymous caller, before sign-in: only where it comes from."""
     return Actor("anonymous", None, client_ip(request), user_agent(request))
 
@@ -43,7 +43,9 @@ async def primary(principal: Annotated[Principal, Depends(signed_in)]) -> Princi
     return principal
 
 
-def operator_actor(request: Request, principal: Annotated[Principal, Depends(signed_in)]) -> Actor:
+async def operator_actor(
+    request: Request, principal: Annotated[Principal, Depends(signed_in)]
+) -> Actor:
     return principal.actor(client_ip(request), user_agent(request))
 
 

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,6 +34,30 @@ async def by_external_id(
     return await session.scalar(
         select(Order).where(Order.merchant_id == merchant_id, Order.external_id == external_id)
     )
+
+
+_orders = Order.__table__
+# The create path runs these for every order: built once, they are not compiled again per call.
+_INSERT_ORDER = {
+    name: dialect_insert(_orders)
+    .on_conflict_do_nothing(index_elements=["merchant_id", "external_id"])
+    .returning(_orders.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_INSERT_EVENT = OrderEvent.__table__.insert()
+
+
+async def insert_unless_taken(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """INSERT an order row unless its (merchant_id, external_id) exists; False when it does.
+
+    `values` are column names (the JSON column is `metadata`).
+    """
+    result = await session.execute(_INSERT_ORDER[session.bind.dialect.name], values)
+    return result.first() is not None
+
+
+async def insert_event(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(_INSERT_EVENT, values)
 
 
 def _filtered(query: Select, f: OrderFilter) -> Select:
@@ -93,6 +118,22 @@ async def due_to_expire(session: AsyncSession, now: datetime, limit: int) -> Seq
     return rows.all()
 
 
+def _bump_statement(dialect_insert: Any) -> Any:
+    table = OrderDailyStats.__table__
+    statement = dialect_insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["day", "shard"],
+        set_={
+            "order_count": table.c.order_count + statement.excluded.order_count,
+            "paid_count": table.c.paid_count + statement.excluded.paid_count,
+            "total_received": table.c.total_received + statement.excluded.total_received,
+        },
+    )
+
+
+_BUMP = {"postgresql": _bump_statement(pg_insert), "sqlite": _bump_statement(sqlite_insert)}
+
+
 async def bump_daily(
     session: AsyncSession,
     day: date,
@@ -103,20 +144,16 @@ async def bump_daily(
     received: int = 0,
 ) -> None:
     """Add to one rollup row, creating it if needed (an upsert on both databases)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    table = OrderDailyStats.__table__
-    statement = insert(table).values(
-        day=day, shard=shard, order_count=orders, paid_count=paid, total_received=received
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["day", "shard"],
-        set_={
-            "order_count": table.c.order_count + orders,
-            "paid_count": table.c.paid_count + paid,
-            "total_received": table.c.total_received + received,
+    await session.execute(
+        _BUMP[session.bind.dialect.name],
+        {
+            "day": day,
+            "shard": shard,
+            "order_count": orders,
+            "paid_count": paid,
+            "total_received": received,
         },
     )
-    await session.execute(statement)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,14 @@ def _amount(value: str) -> str:
 class PaymentCreateIn(RequestModel):
     external_id: str = Field(min_length=1, max_length=255)
     amount: Annotated[
-        str, Field(description='USDT as a decimal string, e.g. "12.5"'), AfterValidator(_amount)
+        str,
+        Field(
+            description='USDT as a decimal string, e.g. "12.5": > 0, at most 6 decimals, '
+            "at most 1000000",
+            pattern=r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,6})?$",
+            examples=["12.5"],
+        ),
+        AfterValidator(_amount),
     ]
     callback_url: Annotated[str, AfterValidator(http_url)] | None = None
     expires_in: int = Field(default=3600, ge=300, le=86400, description="seconds")

@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.addresses import service as addresses
@@ -76,19 +75,14 @@ async def create(
     if not merchant.is_active:
         raise MerchantSuspended()
     request_hash = new.request_hash()
+    order = await _insert(db, ctx, merchant, new, request_hash)
+    if order is not None:
+        return order, True
+    # The external_id is taken: a retry, or a concurrent twin that won the unique key.
     existing = await repo.by_external_id(db, merchant.id, new.external_id)
-    if existing is not None:
-        return _same_request(existing, request_hash), False
-    try:
-        # A savepoint: if a concurrent twin wins the unique key, its address claim is undone too.
-        async with db.begin_nested():
-            order = await _insert(db, ctx, merchant, new, request_hash)
-    except IntegrityError:
-        twin = await repo.by_external_id(db, merchant.id, new.external_id)
-        if twin is None:
-            raise
-        return _same_request(twin, request_hash), False
-    return order, True
+    if existing is None:  # pragma: no cover - the row that refused ours cannot vanish mid-txn
+        raise OrderNotFound()
+    return _same_request(existing, request_hash), False
 
 
 def _same_request(order: Order, request_hash: str) -> Order:
@@ -99,41 +93,51 @@ def _same_request(order: Order, request_hash: str) -> Order:
 
 async def _insert(
     db: AsyncSession, ctx: GatewayContext, merchant: Merchant, new: NewOrder, request_hash: str
-) -> Order:
+) -> Order | None:
+    """Claim an address and insert the order with its first event and rollup count.
+
+    Plain INSERT statements, not ORM flushes: this is the gateway's hottest path. None when the
+    merchant's external_id already exists; the address claim is then given back.
+    """
     now = utcnow()
     order_id = uuid.uuid4()
-    address = await addresses.allocate(db, ctx.pool, order_id)
-    order = Order(
-        id=order_id,
-        merchant_id=merchant.id,
-        external_id=new.external_id,
-        request_hash=request_hash,
-        address_id=address.id,
-        address=address.address,
-        amount_expected=new.amount,
-        amount_received=0,
-        status=PENDING,
-        callback_url=new.callback_url,
-        meta=new.metadata,
-        created_at=now,
-        created_day=report_day(now, ctx.tz),
-        expires_at=now + timedelta(seconds=new.expires_in),
-        updated_at=now,
+    claim = await addresses.allocate(db, ctx.pool, order_id)
+    values: dict[str, Any] = {
+        "id": order_id,
+        "merchant_id": merchant.id,
+        "external_id": new.external_id,
+        "request_hash": request_hash,
+        "address_id": claim.id,
+        "address": claim.address,
+        "amount_expected": new.amount,
+        "amount_received": 0,
+        "status": PENDING,
+        "callback_url": new.callback_url,
+        "metadata": new.metadata,
+        "tx_hash": None,
+        "created_at": now,
+        "created_day": report_day(now, ctx.tz),
+        "expires_at": now + timedelta(seconds=new.expires_in),
+        "updated_at": now,
+    }
+    if not await repo.insert_unless_taken(db, values):
+        await addresses.give_back(db, claim, order_id)
+        return None
+    await repo.insert_event(
+        db,
+        {
+            "id": uuid.uuid4(),
+            "order_id": order_id,
+            "event_type": "created",
+            "from_status": None,
+            "to_status": PENDING,
+            "created_at": now,
+            "payload": {"amount_expected": new.amount, "address": claim.address},
+        },
     )
-    db.add(order)
-    db.add(
-        OrderEvent(
-            order_id=order_id,
-            event_type="created",
-            from_status=None,
-            to_status=PENDING,
-            created_at=now,
-            payload={"amount_expected": new.amount, "address": address.address},
-        )
-    )
-    await db.flush()
-    await repo.bump_daily(db, order.created_day, _shard(), orders=1)
-    return order
+    await repo.bump_daily(db, values["created_day"], _shard(), orders=1)
+    # The row as inserted, for the answer; not attached to the session.
+    return Order(**{("meta" if k == "metadata" else k): v for k, v in values.items()})
 
 
 def report_day(moment: datetime, tz: ZoneInfo) -> date:

@@ -200,8 +200,19 @@ async def test_addresses_of_another_xpub_are_never_handed_out(
     del first
 
 
-async def test_allocation_takes_oldest_available_first(db: Database, app: FastAPI) -> None:
+async def test_allocation_takes_the_longest_available_first(db: Database, app: FastAPI) -> None:
+    from paywarden.tron.keys import derive_address
+
     pool: Pool = app.state.gateway.pool
     async with db.transaction() as session:
+        # Index 3 has been free the longest: it goes first, then the rest by index.
+        await session.execute(
+            update(DepositAddress)
+            .where(DepositAddress.derivation_index == 3)
+            .values(available_at=utcnow() - timedelta(days=2))
+        )
+    async with db.transaction() as session:
         first = await addresses.allocate(session, pool, uuid.uuid4())
-    assert first.derivation_index == 0
+        second = await addresses.allocate(session, pool, uuid.uuid4())
+    assert first.address == derive_address(TEST_XPUB, 3)
+    assert second.address == derive_address(TEST_XPUB, 0)
