@@ -53,6 +53,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
