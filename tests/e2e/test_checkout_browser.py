@@ -6,22 +6,20 @@ already run the lifespan, so the server runs with `lifespan="off"`.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from paywarden.kit.db import Database
 from paywarden.models import Order
 from tests.factories import create_merchant, create_payment
+from tests.servers import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,33 +41,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 async def live_server(app: FastAPI) -> AsyncIterator[str]:
-    """The app over real HTTP on a free port of 127.0.0.1; its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        lifespan="off",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()  # raises what stopped it
-                    pytest.fail("uvicorn stopped before it started")
-                await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    """The app over real HTTP on a free port of 127.0.0.1 (its lifespan already ran)."""
+    async for url in serve(app, lifespan="off"):
+        yield url
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ is checked against an independent implementation of TRON's transaction format.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from tronpy import Tron
 from tronpy.contract import Contract
@@ -23,6 +20,7 @@ from tronpy.providers import HTTPProvider
 
 from paywarden.tron.client import TronGridClient
 from paywarden.tron.devnet import Chain, mount_devnet, new_chain
+from tests.servers import serve
 
 TRC20_ABI = [
     {
@@ -34,36 +32,6 @@ TRC20_ABI = [
     }
 ]
 SUN = 1_000_000
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: FastAPI, *, lifespan: str = "on") -> AsyncIterator[str]:
-    """Serve `app` with uvicorn in this event loop; yields its base URL."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan, access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    pytest.fail("uvicorn stopped before it started")
-                await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @dataclass

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from paywarden.tron.client import API_KEY_HEADER, TronGridClient, TronGridError
-from tests.tron.conftest import Devnet, free_socket, serve
+from tests.servers import free_socket, serve
+from tests.tron.conftest import Devnet
 
 BLOCK = {
     "blockID": "000000000000002a" + "ab" * 24,
