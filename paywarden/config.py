@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Development only: on an empty database, create a demo merchant (key in var/demo_api_key).
     demo_data: bool = True
+    # Seconds to wait before each retry of a failed merchant webhook (comma-separated); one
+    # delivery makes at most len(delays) + 1 attempts (10 by default), each delay +0-10% jitter.
+    webhook_retry_delays: str = "10,30,60,300,900,1800,3600,7200,14400"
+    # Production refuses webhook URLs resolving to private/loopback/link-local/reserved addresses
+    # unless this is true; development always allows them.
+    webhook_allow_private: bool = False
 
     # TRON and sweeping (the chain and sweep issues use these; the wallet page shows them)
     tron_network: Literal["mainnet", "nile", "shasta", "devnet"] = "devnet"
@@ -97,6 +103,23 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"MERCHANT_RATE_LIMIT {value!r} is not like '50/second'") from exc
         return value
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _retry_delays(cls, value: str) -> str:
+        try:
+            delays = [int(part) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError(
+                f"WEBHOOK_RETRY_DELAYS {value!r} is not like '10,30,60' (seconds)"
+            ) from exc
+        if not delays or any(d < 0 for d in delays):
+            raise ValueError("WEBHOOK_RETRY_DELAYS needs at least one delay, none negative")
+        return value
+
+    @property
+    def webhook_retry_schedule(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.webhook_retry_delays.split(",") if part.strip())
 
     @field_validator("public_base_url")
     @classmethod

@@ -12,6 +12,7 @@ from paywarden.kit.logging import get_logger
 from paywarden.orders.service import GatewayContext
 from paywarden.tron.keys import derive_address, development_xpub
 from paywarden.tron.networks import Network, network_for
+from paywarden.webhooks.service import WebhookPolicy
 
 log = get_logger(__name__)
 
@@ -39,7 +40,21 @@ def gateway_context(settings: Settings) -> GatewayContext:
         min_free=settings.address_pool_min_free,
         reuse_cooldown=timedelta(seconds=settings.address_reuse_cooldown),
     )
-    return GatewayContext(pool=pool, tz=settings.tz)
+    return GatewayContext(
+        pool=pool,
+        tz=settings.tz,
+        public_base_url=settings.public_base_url,
+        webhooks=webhook_policy(settings),
+    )
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    """Retries from WEBHOOK_RETRY_DELAYS; private targets refused in production unless
+    WEBHOOK_ALLOW_PRIVATE (development always allows them: receivers run on localhost)."""
+    return WebhookPolicy(
+        retry_delays=settings.webhook_retry_schedule,
+        refuse_private=settings.is_production and not settings.webhook_allow_private,
+    )
 
 
 def network(settings: Settings) -> Network:

@@ -17,6 +17,7 @@ from paywarden.context import WorkerContext
 from paywarden.kit.logging import get_logger
 from paywarden.operators import service as operators
 from paywarden.orders import service as orders
+from paywarden.webhooks import tasks as webhooks
 
 log = get_logger(__name__)
 
@@ -30,7 +31,14 @@ class Loop:
 
 async def expire_orders(ctx: WorkerContext) -> int:
     async with ctx.db.transaction() as session:
-        return await orders.expire_due(session, ctx.gateway.pool)
+        return await orders.expire_due(
+            session, ctx.gateway.pool, base_url=ctx.gateway.public_base_url
+        )
+
+
+async def dispatch_webhooks(ctx: WorkerContext) -> int:
+    """Send due merchant webhooks (claims and outcomes are their own transactions)."""
+    return await webhooks.dispatch_due(ctx.db, ctx.gateway.webhooks, ctx.gateway.public_base_url)
 
 
 async def top_up_address_pool(ctx: WorkerContext) -> int:
@@ -45,6 +53,7 @@ async def purge_operator_sessions(ctx: WorkerContext) -> int:
 
 LOOPS: list[Loop] = [
     Loop("expire_orders", 5, expire_orders),
+    Loop("dispatch_webhooks", 1, dispatch_webhooks),
     Loop("top_up_address_pool", 10, top_up_address_pool),
     Loop("purge_operator_sessions", 3600, purge_operator_sessions),
 ]

@@ -7,6 +7,7 @@ from paywarden.models.incidents import Incident
 from paywarden.models.merchants import Merchant
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
 from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
+from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "AuditEntry",
@@ -21,4 +22,7 @@ __all__ = [
     "OrderDailyStats",
     "OrderEvent",
     "TotpEnrollment",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]

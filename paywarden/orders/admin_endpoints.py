@@ -33,6 +33,7 @@ from paywarden.orders.stats_schemas import (
     StatsPeriod,
     StatsTotal,
 )
+from paywarden.webhooks.schemas import WebhookEventOut
 
 router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: gateway"])
 
@@ -97,6 +98,7 @@ async def order_detail(
             updated_at=iso(detail.order.updated_at) or "",
         ),
         events=[OrderEventOut.of(e) for e in detail.events],
+        webhooks=WebhookEventOut.list_of(detail.webhooks),
         transaction=None,
         settlement=None,
         meta=OrderMeta(
@@ -114,6 +116,7 @@ async def order_detail(
 @router.post("/orders/{order_id}/retry-webhook", response_model=Ok)
 async def retry_webhook(
     order_id: uuid.UUID,
+    request: Request,
     db: Session,
     _: CurrentOperator,
     actor: OperatorActor,
@@ -124,7 +127,13 @@ async def retry_webhook(
         parsed = RetryWebhookIn.model_validate(body or {})
     except ValidationError as exc:
         raise ValidationFailed("callback_url must be a valid http(s) URL") from exc
-    await service.request_webhook_retry(db, order_id, parsed.callback_url, actor)
+    await service.request_webhook_retry(
+        db,
+        order_id,
+        parsed.callback_url,
+        actor,
+        base_url=request.app.state.settings.public_base_url,
+    )
     return Ok()
 
 

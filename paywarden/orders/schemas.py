@@ -14,6 +14,7 @@ from paywarden.kit.time import iso
 from paywarden.kit.urls import http_url
 from paywarden.models import Order, OrderEvent
 from paywarden.models.orders import STATUSES
+from paywarden.webhooks.schemas import WebhookEventOut
 
 MAX_AMOUNT = 1_000_000 * 10**6
 MAX_METADATA_BYTES = 4096
@@ -183,6 +184,8 @@ class AdminOrderDetail(BaseModel):
     transaction: dict[str, Any] | None
     settlement: dict[str, Any] | None
     meta: OrderMeta
+    # The order's merchant webhooks, oldest first, each with its deliveries and their attempts.
+    webhooks: list[WebhookEventOut] = []
 
 
 class RetryWebhookIn(RequestModel):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,8 @@ from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow
 from paywarden.merchants.errors import MerchantSuspended
 from paywarden.models import Merchant, Order, OrderEvent
-from paywarden.models.orders import CALLBACK_FAILED, EXPIRED, PAID, PENDING
+from paywarden.models.orders import CALLBACK_FAILED, CONFIRMED, EXPIRED, PAID, PENDING
+from paywarden.models.webhooks import ORDER_CONFIRMED, ORDER_EXPIRED
 from paywarden.orders import repository as repo
 from paywarden.orders.errors import (
     DuplicateExternalId,
@@ -34,9 +35,14 @@ from paywarden.orders.errors import (
     SweepDisabled,
 )
 from paywarden.orders.repository import OrderFilter
+from paywarden.webhooks import service as webhooks
+from paywarden.webhooks.service import OrderWebhooks, WebhookPolicy
 
 ROLLUP_SHARDS = 16
 WEBHOOK_RETRYABLE = (CALLBACK_FAILED,)
+# Statuses whose arrival tells the merchant, and the webhook event type each sends.
+WEBHOOK_ON = {CONFIRMED: ORDER_CONFIRMED, EXPIRED: ORDER_EXPIRED}
+# checkout_url in webhooks when a caller gives no base URL (tests); processes pass PUBLIC_BASE_URL.
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class NewOrder:
 class GatewayContext:
     pool: Pool
     tz: ZoneInfo
+    public_base_url: str  # PUBLIC_BASE_URL: webhooks carry the order's checkout_url
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
 
 
 async def create(
@@ -154,8 +162,14 @@ async def transition(
     to_status: str,
     event_type: str,
     payload: dict[str, Any] | None = None,
+    *,
+    base_url: str,
 ) -> None:
-    """Change status, record the event and keep the rollup right, all in this transaction."""
+    """Change status, record the event and keep the rollup right, all in this transaction.
+
+    Reaching `confirmed` or `expired` also writes the merchant's webhook (`order.confirmed`,
+    `order.expired`) to the outbox; `base_url` (PUBLIC_BASE_URL) builds its checkout_url.
+    """
     from_status = order.status
     was_paid, now_paid = from_status in PAID, to_status in PAID
     order.status = to_status
@@ -174,14 +188,21 @@ async def transition(
         await repo.bump_daily(
             db, order.created_day, _shard(), paid=sign, received=sign * order.amount_received
         )
+    if to_status in WEBHOOK_ON and from_status != to_status:
+        await webhooks.enqueue(db, order, WEBHOOK_ON[to_status], base_url=base_url)
 
 
-async def expire_due(db: AsyncSession, pool: Pool, *, limit: int = 500) -> int:
+async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int = 500) -> int:
     """Expire pending orders past `expires_at` with nothing received; free their addresses."""
     orders = await repo.due_to_expire(db, utcnow(), limit)
     for order in orders:
         await transition(
-            db, order, EXPIRED, "expired", {"expires_at": order.expires_at.isoformat()}
+            db,
+            order,
+            EXPIRED,
+            "expired",
+            {"expires_at": order.expires_at.isoformat()},
+            base_url=base_url,
         )
         await addresses.release_after_cooldown(db, pool, order.address_id, order.id)
     return len(orders)
@@ -208,9 +229,15 @@ async def get(db: AsyncSession, order_id: uuid.UUID) -> Order:
 
 
 async def request_webhook_retry(
-    db: AsyncSession, order_id: uuid.UUID, callback_url: str | None, actor: Actor
+    db: AsyncSession,
+    order_id: uuid.UUID,
+    callback_url: str | None,
+    actor: Actor,
+    *,
+    base_url: str,
 ) -> None:
-    """Queue another delivery of the order's webhook; the URL override is for this retry only."""
+    """Queue another delivery of the order's `order.confirmed` webhook (same webhook-id);
+    the URL override is for this retry only and is never stored on the order."""
     order = await get(db, order_id)
     if order.status not in WEBHOOK_RETRYABLE:
         raise InvalidState("Only orders whose webhook failed can be retried")
@@ -224,6 +251,11 @@ async def request_webhook_retry(
             payload=payload,
         )
     )
+    if not await webhooks.redeliver(db, order, base_url=base_url, url_override=callback_url):
+        raise InvalidState(
+            "There is nowhere to send it: the order has no callback_url and the merchant no "
+            "webhook_url; give callback_url"
+        )
     audit.record(
         db, actor, "order.retry_webhook", target_type="order", target_id=order.id, details=payload
     )
@@ -244,6 +276,7 @@ class OrderDetail:
     order: Order
     merchant_name: str
     events: list[OrderEvent]
+    webhooks: OrderWebhooks = field(default_factory=lambda: OrderWebhooks([]))
 
 
 async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
@@ -252,5 +285,8 @@ async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
     order = await get(db, order_id)
     merchant = await merchants.get(db, order.merchant_id)
     return OrderDetail(
-        order, merchant.name if merchant else "", list(await repo.events(db, order.id))
+        order,
+        merchant.name if merchant else "",
+        list(await repo.events(db, order.id)),
+        await webhooks.for_order(db, order.id),
     )

@@ -21,6 +21,8 @@ from paywarden.orders import service as orders
 from tests.conftest import TEST_XPUB, client_for, start_app
 from tests.factories import create_merchant, create_payment
 
+BASE = "http://127.0.0.1:8000"
+
 
 async def test_start_fills_the_pool_and_top_up_keeps_it_full(app: FastAPI, db: Database) -> None:
     pool: Pool = app.state.gateway.pool
@@ -111,9 +113,9 @@ async def test_expiry_frees_the_address_only_after_the_cooldown(app: FastAPI, db
         async with db.transaction() as session:
             await session.execute(update(Order).values(expires_at=utcnow() - timedelta(seconds=1)))
         async with db.transaction() as session:
-            assert await orders.expire_due(session, pool) == 1
+            assert await orders.expire_due(session, pool, base_url=BASE) == 1
         async with db.transaction() as session:
-            assert await orders.expire_due(session, pool) == 0
+            assert await orders.expire_due(session, pool, base_url=BASE) == 0
             address = await session.scalar(
                 select(DepositAddress).where(DepositAddress.address == order["address"])
             )
@@ -158,7 +160,7 @@ async def test_paid_or_partly_paid_orders_do_not_expire(app: FastAPI, db: Databa
             update(Order).where(Order.external_id == "confirming").values(status="confirming")
         )
     async with db.transaction() as session:
-        assert await orders.expire_due(session, app.state.gateway.pool) == 0
+        assert await orders.expire_due(session, app.state.gateway.pool, base_url=BASE) == 0
 
 
 async def test_addresses_of_another_xpub_are_never_handed_out(

@@ -79,7 +79,8 @@ async def test_detail(admin_client: httpx.AsyncClient, db: Database) -> None:
         admin_client, shop, callback_url="https://s.example.com/cb", metadata={"k": "v"}
     )
     detail = (await admin_client.get(f"{ORDERS}/{order['id']}")).json()
-    assert set(detail) == {"order", "events", "transaction", "settlement", "meta"}
+    assert set(detail) == {"order", "events", "transaction", "settlement", "meta", "webhooks"}
+    assert detail["webhooks"] == []  # nothing told to the merchant yet (tests/webhooks/ has more)
     assert detail["order"]["id"] == order["id"]
     assert detail["order"]["merchant_name"] == "My Shop"
     assert detail["order"]["callback_url"] == "https://s.example.com/cb"
@@ -172,3 +173,17 @@ async def test_malformed_ids_are_not_found(admin_client: httpx.AsyncClient, path
     method = "POST" if path.endswith("webhook") else "GET"
     response = await admin_client.request(method, f"/api/v1/admin{path}")
     assert response.status_code == 404
+
+
+async def test_retry_webhook_with_nowhere_to_send(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    shop = await create_merchant(db, webhook_url=None)
+    order = await create_payment(admin_client, shop)
+    await _set_status(db, order["id"], "callback_failed")
+    url = f"{ORDERS}/{order['id']}/retry-webhook"
+    nowhere = await admin_client.post(url)
+    assert nowhere.status_code == 409
+    assert nowhere.json()["code"] == "INVALID_STATE"
+    once = await admin_client.post(url, json={"callback_url": "https://once.example.com/h"})
+    assert once.status_code == 200

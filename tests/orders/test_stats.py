@@ -16,6 +16,7 @@ from paywarden.orders import repository, service
 from tests.conftest import client_for, start_app
 from tests.factories import create_merchant, create_operator, create_payment, sign_in
 
+BASE = "http://127.0.0.1:8000"
 EMPTY = {
     "order_count": 0,
     "completed_count": 0,
@@ -43,7 +44,7 @@ async def _pay(db: Database, order_id: str, amount: int, status: str = "complete
         order = await session.get(Order, uuid.UUID(order_id))
         assert order is not None
         order.amount_received = amount
-        await service.transition(session, order, status, "test_paid")
+        await service.transition(session, order, status, "test_paid", base_url=BASE)
 
 
 async def test_counts_rates_and_sums(admin_client: httpx.AsyncClient, db: Database) -> None:
@@ -88,7 +89,9 @@ async def test_rollup_always_equals_a_rebuild(
     async with db.transaction() as session:
         order = await session.get(Order, uuid.UUID(made[1]["id"]))
         assert order is not None
-        await service.transition(session, order, "completed", "test")  # paid → paid: no change
+        await service.transition(
+            session, order, "completed", "test", base_url=BASE
+        )  # paid → paid: no change
 
     async def summed() -> tuple[int, int, int]:
         async with db.transaction() as session:
