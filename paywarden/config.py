@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     # and how far below the head a block is solidified.
     devnet_block_seconds: float = Field(default=3.0, ge=0)
     devnet_solidify_depth: int = Field(default=19, ge=0)
+    # The chain scanner: seconds between passes, blocks read at most per pass (backfill runs
+    # pass after pass at this pace), and the block to start at on an empty database (unset: an
+    # hour below the head).
+    scan_interval_seconds: float = Field(default=1.0, gt=0)
+    scan_batch_blocks: int = Field(default=200, ge=1, le=10_000)
+    scan_start_block: int | None = Field(default=None, ge=0)
+    # USDT an order may fall short by and still be confirmed (a decimal string, e.g. "0.01").
+    underpay_tolerance: str = "0"
     sweep_enabled: bool = False
     sweep_mode: Literal["burn", "delegate"] = "burn"
     cold_wallet_address: str | None = None
@@ -116,6 +124,37 @@ class Settings(BaseSettings):
         if not delays or any(d < 0 for d in delays):
             raise ValueError("WEBHOOK_RETRY_DELAYS needs at least one delay, none negative")
         return value
+
+    @field_validator("scan_start_block", mode="before")
+    @classmethod
+    def _blank_block_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("underpay_tolerance")
+    @classmethod
+    def _tolerance(cls, value: str) -> str:
+        from paywarden.kit.money import parse_usdt
+
+        try:
+            parse_usdt(value.strip())
+        except ValueError as exc:
+            raise ValueError(
+                f"UNDERPAY_TOLERANCE {value!r} is not a decimal USDT amount like '0.01'"
+            ) from exc
+        return value.strip()
+
+    @property
+    def underpay_tolerance_units(self) -> int:
+        """UNDERPAY_TOLERANCE in micro-USDT."""
+        from paywarden.kit.money import parse_usdt
+
+        return parse_usdt(self.underpay_tolerance)
+
+    @property
+    def trongrid_base_urls(self) -> list[str]:
+        """TRONGRID_URLS, else TRONGRID_URL, else empty (the network preset's URL applies)."""
+        urls = [u.strip().rstrip("/") for u in self.trongrid_urls.split(",") if u.strip()]
+        return urls or ([self.trongrid_url.rstrip("/")] if self.trongrid_url else [])
 
     @property
     def webhook_retry_schedule(self) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from paywarden.addresses import service as addresses
+from paywarden.chain import tasks as chain
 from paywarden.context import WorkerContext
 from paywarden.kit.logging import get_logger
 from paywarden.operators import service as operators
@@ -27,6 +28,12 @@ class Loop:
     name: str
     interval_seconds: float
     run_once: Callable[[WorkerContext], Awaitable[int]]
+    # The interval from the context's settings instead (e.g. SCAN_INTERVAL_SECONDS).
+    interval_of: Callable[[WorkerContext], float | None] | None = None
+
+    def interval(self, ctx: WorkerContext) -> float:
+        chosen = self.interval_of(ctx) if self.interval_of else None
+        return chosen if chosen is not None else self.interval_seconds
 
 
 async def expire_orders(ctx: WorkerContext) -> int:
@@ -34,6 +41,19 @@ async def expire_orders(ctx: WorkerContext) -> int:
         return await orders.expire_due(
             session, ctx.gateway.pool, base_url=ctx.gateway.public_base_url
         )
+
+
+async def scan_chain(ctx: WorkerContext) -> int:
+    """One chain scanner pass (PostgreSQL: only the worker holding the scan lock scans)."""
+    cfg, client = ctx.gateway.scanner, ctx.tron
+    if cfg is None or client is None:
+        return 0
+    result = await chain.scan_pass(ctx.db, client, cfg, ctx.gateway)
+    return result.work if result else 0
+
+
+def _scan_interval(ctx: WorkerContext) -> float | None:
+    return ctx.gateway.scanner.interval_seconds if ctx.gateway.scanner else None
 
 
 async def dispatch_webhooks(ctx: WorkerContext) -> int:
@@ -52,6 +72,7 @@ async def purge_operator_sessions(ctx: WorkerContext) -> int:
 
 
 LOOPS: list[Loop] = [
+    Loop("scan_chain", 1, scan_chain, _scan_interval),
     Loop("expire_orders", 5, expire_orders),
     Loop("dispatch_webhooks", 1, dispatch_webhooks),
     Loop("top_up_address_pool", 10, top_up_address_pool),
@@ -68,10 +89,14 @@ async def _run(loop: Loop, ctx: WorkerContext, stop: asyncio.Event) -> None:
         except Exception:
             log.exception("loop_failed", loop=loop.name)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=loop.interval_seconds)
+            await asyncio.wait_for(stop.wait(), timeout=loop.interval(ctx))
 
 
 async def run_loops(
     ctx: WorkerContext, stop: asyncio.Event, loops: list[Loop] | None = None
 ) -> None:
-    await asyncio.gather(*(_run(loop, ctx, stop) for loop in loops or LOOPS))
+    try:
+        await asyncio.gather(*(_run(loop, ctx, stop) for loop in loops or LOOPS))
+    finally:
+        if ctx.trongrid is None and "tron" in ctx.__dict__ and ctx.tron is not None:
+            await ctx.tron.aclose()  # the client this context built for itself

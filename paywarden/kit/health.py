@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from paywarden.kit.errors import error_body
 from paywarden.kit.logging import get_logger
 from paywarden.kit.migrations import current_revision, head_revision
+from paywarden.kit.observability import Metrics
 
 router = APIRouter(tags=["system"])
 log = get_logger(__name__)
@@ -39,5 +40,25 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    body = generate_latest(request.app.state.metrics.registry)
+    registry = request.app.state.metrics
+    await _scanner_gauges(request, registry)
+    body = generate_latest(registry.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def _scanner_gauges(request: Request, metrics: Metrics) -> None:
+    """Scanner cursor and lag from the database: the scanner may run in another process."""
+    from paywarden.chain import repository as chain
+
+    scanner = getattr(request.app.state.gateway, "scanner", None)
+    if scanner is None:
+        return
+    try:
+        async with request.app.state.db.sessions() as session:
+            state = await chain.state(session, scanner.key)
+    except Exception as exc:  # metrics must answer even when the database does not
+        log.warning("metrics_scanner_state_unavailable", error_type=type(exc).__name__)
+        return
+    if state is not None:
+        metrics.scanner_last_block.set(state.last_block)
+        metrics.scanner_lag_blocks.set(max(0, state.head_block - state.last_block))

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paywarden.kit.logging import get_logger
@@ -32,6 +32,17 @@ class Metrics:
             "http_request_duration_seconds",
             "HTTP request latency by route template",
             ["method", "route"],
+            registry=self.registry,
+        )
+        # Set from the scanner_state row when /metrics is scraped (any process can answer).
+        self.scanner_last_block = Gauge(
+            "paywarden_scanner_last_block",
+            "The last block the chain scanner has read (its cursor)",
+            registry=self.registry,
+        )
+        self.scanner_lag_blocks = Gauge(
+            "paywarden_scanner_lag_blocks",
+            "Blocks between the chain head (as last seen) and the scanner's cursor",
             registry=self.registry,
         )
 

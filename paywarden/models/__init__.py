@@ -3,6 +3,7 @@
 from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
 from paywarden.models.base import Base
+from paywarden.models.chain import ChainTransfer, ScannerState
 from paywarden.models.incidents import Incident
 from paywarden.models.merchants import Merchant
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEntry",
     "BackupCode",
     "Base",
+    "ChainTransfer",
     "DepositAddress",
     "Incident",
     "Merchant",
@@ -21,6 +23,7 @@ __all__ = [
     "Order",
     "OrderDailyStats",
     "OrderEvent",
+    "ScannerState",
     "TotpEnrollment",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -25,6 +25,7 @@ from paywarden.orders.schemas import (
     OrderEventOut,
     OrderMeta,
     RetryWebhookIn,
+    TransferOut,
 )
 from paywarden.orders.stats_schemas import (
     DailyRevenue,
@@ -99,7 +100,8 @@ async def order_detail(
         ),
         events=[OrderEventOut.of(e) for e in detail.events],
         webhooks=WebhookEventOut.list_of(detail.webhooks),
-        transaction=None,
+        transaction=[TransferOut.of(t, network.tx_explorer_base_url) for t in detail.transfers]
+        or None,
         settlement=None,
         meta=OrderMeta(
             network=network.name,

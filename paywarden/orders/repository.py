@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.models import Merchant, Order, OrderDailyStats, OrderEvent
+from paywarden.models import ChainTransfer, Merchant, Order, OrderDailyStats, OrderEvent
+from paywarden.models.chain import SEEN
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,29 @@ async def events(session: AsyncSession, order_id: uuid.UUID) -> Sequence[OrderEv
 
 
 async def due_to_expire(session: AsyncSession, now: datetime, limit: int) -> Sequence[Order]:
-    """Pending orders past expiry with nothing received; locked so that workers split them."""
+    """Pending orders past expiry with no transfer waiting for finality (a `seen` one: the
+    order waits for it); locked so that workers split them."""
+    waiting = (
+        select(ChainTransfer.id)
+        .where(ChainTransfer.order_id == Order.id, ChainTransfer.status == SEEN)
+        .exists()
+    )
     rows = await session.scalars(
         select(Order)
-        .where(Order.status == "pending", Order.expires_at <= now, Order.amount_received == 0)
+        .where(Order.status == "pending", Order.expires_at <= now, ~waiting)
         .order_by(Order.expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+    )
+    return rows.all()
+
+
+async def transfers(session: AsyncSession, order_id: uuid.UUID) -> Sequence[ChainTransfer]:
+    """The order's chain transfers, in chain order."""
+    rows = await session.scalars(
+        select(ChainTransfer)
+        .where(ChainTransfer.order_id == order_id)
+        .order_by(ChainTransfer.block_number, ChainTransfer.tx_hash, ChainTransfer.event_index)
     )
     return rows.all()
 
@@ -154,6 +171,13 @@ async def bump_daily(
             "total_received": received,
         },
     )
+
+
+async def bump_received(session: AsyncSession, order: Order, delta: int, shard: int) -> None:
+    """Keep the rollup right when a paid order's amount_received changes by `delta`
+    (unpaid orders are not in total_received, so nothing moves for them)."""
+    if delta and order.status in ("confirmed", "completed", "callback_failed"):
+        await bump_daily(session, order.created_day, shard, received=delta)
 
 
 @dataclass(frozen=True)

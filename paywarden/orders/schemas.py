@@ -5,14 +5,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt, parse_usdt
 from paywarden.kit.pagination import PageQuery, Pagination
 from paywarden.kit.time import iso
 from paywarden.kit.urls import http_url
-from paywarden.models import Order, OrderEvent
+from paywarden.models import ChainTransfer, Order, OrderEvent
 from paywarden.models.orders import STATUSES
 from paywarden.webhooks.schemas import WebhookEventOut
 
@@ -178,10 +178,41 @@ class OrderMeta(BaseModel):
     sweep_mode: str
 
 
+class TransferOut(BaseModel):
+    """One USDT transfer to the order's address, as the chain scanner recorded it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    tx_hash: str
+    event_index: int
+    amount: str
+    from_: str = Field(serialization_alias="from")
+    to: str
+    block_number: int
+    block_timestamp: str
+    status: str  # seen (not final yet) | final | dropped (removed by a reorg)
+    explorer_url: str
+
+    @classmethod
+    def of(cls, t: ChainTransfer, tx_explorer_base_url: str) -> TransferOut:
+        return cls(
+            tx_hash=t.tx_hash,
+            event_index=t.event_index,
+            amount=format_usdt(t.amount),
+            from_=t.from_address,
+            to=t.to_address,
+            block_number=t.block_number,
+            block_timestamp=iso(t.block_timestamp) or "",
+            status=t.status,
+            explorer_url=f"{tx_explorer_base_url}{t.tx_hash}",
+        )
+
+
 class AdminOrderDetail(BaseModel):
     order: AdminOrderDetailOrder
     events: list[OrderEventOut]
-    transaction: dict[str, Any] | None
+    # The order's chain transfers (oldest first); null while there are none.
+    transaction: list[TransferOut] | None
     settlement: dict[str, Any] | None
     meta: OrderMeta
     # The order's merchant webhooks, oldest first, each with its deliveries and their attempts.

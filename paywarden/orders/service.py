@@ -21,11 +21,21 @@ from paywarden.addresses import service as addresses
 from paywarden.addresses.service import Pool
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
+from paywarden.chain.config import ScannerConfig
+from paywarden.kit.money import format_usdt
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow
 from paywarden.merchants.errors import MerchantSuspended
-from paywarden.models import Merchant, Order, OrderEvent
-from paywarden.models.orders import CALLBACK_FAILED, CONFIRMED, EXPIRED, PAID, PENDING
+from paywarden.models import ChainTransfer, Incident, Merchant, Order, OrderEvent
+from paywarden.models.orders import (
+    CALLBACK_FAILED,
+    CONFIRMED,
+    CONFIRMING,
+    EXPIRED,
+    OPEN,
+    PAID,
+    PENDING,
+)
 from paywarden.models.webhooks import ORDER_CONFIRMED, ORDER_EXPIRED
 from paywarden.orders import repository as repo
 from paywarden.orders.errors import (
@@ -42,6 +52,8 @@ ROLLUP_SHARDS = 16
 WEBHOOK_RETRYABLE = (CALLBACK_FAILED,)
 # Statuses whose arrival tells the merchant, and the webhook event type each sends.
 WEBHOOK_ON = {CONFIRMED: ORDER_CONFIRMED, EXPIRED: ORDER_EXPIRED}
+# A payment to an order that is no longer open (expired or paid) while it holds its address.
+LATE_PAYMENT = "late_payment"
 # checkout_url in webhooks when a caller gives no base URL (tests); processes pass PUBLIC_BASE_URL.
 
 
@@ -74,6 +86,10 @@ class GatewayContext:
     tz: ZoneInfo
     public_base_url: str  # PUBLIC_BASE_URL: webhooks carry the order's checkout_url
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # UNDERPAY_TOLERANCE in micro-USDT: how far short final transfers may be and still confirm.
+    underpay_tolerance: int = 0
+    # The chain scanner's network, TronGrid endpoints and pace (None: no scanning).
+    scanner: ScannerConfig | None = None
 
 
 async def create(
@@ -193,7 +209,12 @@ async def transition(
 
 
 async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int = 500) -> int:
-    """Expire pending orders past `expires_at` with nothing received; free their addresses."""
+    """Expire pending orders past `expires_at` (never one with a transfer awaiting finality).
+
+    Nothing received: `expired`, and the address goes back to the pool after the cooldown.
+    Something short of the amount: `expired` with an `underpaid` event, and the address stays
+    allocated to the order (it holds a balance to sweep).
+    """
     orders = await repo.due_to_expire(db, utcnow(), limit)
     for order in orders:
         await transition(
@@ -204,8 +225,124 @@ async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int 
             {"expires_at": order.expires_at.isoformat()},
             base_url=base_url,
         )
-        await addresses.release_after_cooldown(db, pool, order.address_id, order.id)
+        if order.amount_received:
+            _note(
+                db,
+                order,
+                "underpaid",
+                {
+                    "amount_expected": format_usdt(order.amount_expected),
+                    "amount_received": format_usdt(order.amount_received),
+                    "shortfall": format_usdt(order.amount_expected - order.amount_received),
+                },
+            )
+        else:
+            await addresses.release_after_cooldown(db, pool, order.address_id, order.id)
     return len(orders)
+
+
+# --- payments (the chain scanner calls these for each transfer to an order's address) ---
+
+
+def _note(db: AsyncSession, order: Order, event_type: str, payload: dict[str, Any]) -> None:
+    """An order event that does not change the status."""
+    order.updated_at = utcnow()
+    db.add(
+        OrderEvent(
+            order_id=order.id,
+            event_type=event_type,
+            from_status=order.status,
+            to_status=order.status,
+            payload=payload,
+        )
+    )
+
+
+def _transfer_payload(t: ChainTransfer) -> dict[str, Any]:
+    return {
+        "tx_hash": t.tx_hash,
+        "event_index": t.event_index,
+        "amount": format_usdt(t.amount),
+        "from": t.from_address,
+        "block_number": t.block_number,
+    }
+
+
+async def payment_seen(db: AsyncSession, order: Order, t: ChainTransfer, *, base_url: str) -> None:
+    """A transfer to the order's address appeared on chain (not final yet).
+
+    An open order waits for it (`confirming`); an expired or paid order records a late
+    payment, and an incident tells the operators.
+    """
+    payload = _transfer_payload(t)
+    if order.status == PENDING:
+        await transition(db, order, CONFIRMING, "payment_seen", payload, base_url=base_url)
+    elif order.status == CONFIRMING:
+        _note(db, order, "payment_seen", payload)
+    else:
+        _note(db, order, LATE_PAYMENT, payload)
+        db.add(
+            Incident(
+                event_type=LATE_PAYMENT,
+                payload={**payload, "address": order.address, "order_status": order.status},
+                order_id=order.id,
+                merchant_id=order.merchant_id,
+            )
+        )
+
+
+async def payment_dropped(
+    db: AsyncSession, order: Order, t: ChainTransfer, sums: tuple[int, int], *, base_url: str
+) -> None:
+    """A seen transfer vanished in a reorg; `sums` are the order's (final, seen) without it."""
+    _, seen = sums
+    payload = {**_transfer_payload(t), "reason": "reorg"}
+    if order.status == CONFIRMING and seen == 0:
+        await transition(db, order, PENDING, "payment_dropped", payload, base_url=base_url)
+    else:
+        _note(db, order, "payment_dropped", payload)
+
+
+async def payment_final(
+    db: AsyncSession,
+    order: Order,
+    t: ChainTransfer,
+    sums: tuple[int, int],
+    *,
+    tolerance: int,
+    base_url: str,
+) -> None:
+    """A transfer became final; `sums` are the order's (final, seen) with it counted final.
+
+    amount_received is always the sum of the order's final transfers. An open order whose
+    final sum reaches amount_expected - tolerance is `confirmed` (tx_hash: this transfer, an
+    `overpaid` event above the amount); short of it, a `partial_payment` event, and the order
+    is `pending` again unless another transfer is still on its way.
+    """
+    final, seen = sums
+    payload = _transfer_payload(t)
+    money = {
+        "amount_expected": format_usdt(order.amount_expected),
+        "amount_received": format_usdt(final),
+    }
+    if order.status not in OPEN:  # a late payment: counted, the status stays
+        await repo.bump_received(db, order, final - order.amount_received, _shard())
+        order.amount_received = final
+        _note(db, order, "late_payment_final", {**payload, **money})
+        return
+    order.amount_received = final
+    if final >= order.amount_expected - tolerance:
+        order.tx_hash = t.tx_hash
+        await transition(db, order, CONFIRMED, "confirmed", {**payload, **money}, base_url=base_url)
+        if final > order.amount_expected:
+            excess = format_usdt(final - order.amount_expected)
+            _note(db, order, "overpaid", {**money, "excess": excess})
+        return
+    partial = {**payload, **money, "remaining": format_usdt(order.amount_expected - final)}
+    if order.status == CONFIRMING and seen == 0:
+        await transition(db, order, PENDING, "partial_payment", partial, base_url=base_url)
+    else:
+        _note(db, order, "partial_payment", partial)
 
 
 async def search(db: AsyncSession, f: OrderFilter, paging: PageQuery) -> Page[tuple[Order, str]]:
@@ -277,6 +414,7 @@ class OrderDetail:
     merchant_name: str
     events: list[OrderEvent]
     webhooks: OrderWebhooks = field(default_factory=lambda: OrderWebhooks([]))
+    transfers: list[ChainTransfer] = field(default_factory=list)
 
 
 async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
@@ -289,4 +427,5 @@ async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
         merchant.name if merchant else "",
         list(await repo.events(db, order.id)),
         await webhooks.for_order(db, order.id),
+        list(await repo.transfers(db, order.id)),
     )

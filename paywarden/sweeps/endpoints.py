@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from paywarden.addresses import service as addresses
+from paywarden.chain import repository as chain
 from paywarden.kit.web import DbRoute, Session
 from paywarden.operators.dependencies import CurrentOperator
 from paywarden.orders.stats_schemas import PoolOut
@@ -39,6 +40,10 @@ class SystemInfo(BaseModel):
     sweep_enabled: bool
     sweep_mode: str
     hot_wallet_alert_trx: int
+    # The chain scanner: the last block it has read, and how far behind the head that is
+    # (null until its first pass).
+    scanner_last_block: int | None
+    scanner_lag_blocks: int | None
 
 
 class WalletOut(BaseModel):
@@ -56,6 +61,8 @@ async def wallet(request: Request, db: Session, _: CurrentOperator) -> WalletOut
     network = request.app.state.network
     pool = await addresses.stats(db, request.app.state.gateway.pool)
     cold = settings.cold_wallet_address
+    scanner = request.app.state.gateway.scanner
+    state = await chain.state(db, scanner.key) if scanner else None
     return WalletOut(
         # The hot wallet (its key, live balance and alerts) arrives with the sweeper.
         hot_wallet=None,
@@ -73,5 +80,7 @@ async def wallet(request: Request, db: Session, _: CurrentOperator) -> WalletOut
             sweep_enabled=settings.sweep_enabled,
             sweep_mode=settings.sweep_mode,
             hot_wallet_alert_trx=settings.hot_wallet_alert_trx,
+            scanner_last_block=state.last_block if state else None,
+            scanner_lag_blocks=max(0, state.head_block - state.last_block) if state else None,
         ),
     )

@@ -146,7 +146,11 @@ async def test_expiry_frees_the_address_only_after_the_cooldown(app: FastAPI, db
         assert reused["address"] == order["address"]
 
 
-async def test_paid_or_partly_paid_orders_do_not_expire(app: FastAPI, db: Database) -> None:
+async def test_confirming_orders_wait_and_partly_paid_ones_keep_their_address(
+    app: FastAPI, db: Database
+) -> None:
+    """A confirming order (a transfer on its way) does not expire; a partly paid one expires
+    `underpaid` and keeps its address (it holds funds to sweep)."""
     async with client_for(app) as client:
         shop = await create_merchant(db)
         await create_payment(client, shop, external_id="partial")
@@ -160,7 +164,19 @@ async def test_paid_or_partly_paid_orders_do_not_expire(app: FastAPI, db: Databa
             update(Order).where(Order.external_id == "confirming").values(status="confirming")
         )
     async with db.transaction() as session:
-        assert await orders.expire_due(session, app.state.gateway.pool, base_url=BASE) == 0
+        assert await orders.expire_due(session, app.state.gateway.pool, base_url=BASE) == 1
+    async with db.transaction() as session:
+        rows = {o.external_id: o for o in (await session.scalars(select(Order))).all()}
+        assert rows["confirming"].status == "confirming"
+        partial = rows["partial"]
+        assert (partial.status, partial.amount_received) == ("expired", 1)
+        address = await session.get(DepositAddress, partial.address_id)
+        assert address is not None
+        assert (address.status, address.order_id) == ("allocated", partial.id)
+        events = await session.scalars(
+            select(OrderEvent.event_type).where(OrderEvent.order_id == partial.id)
+        )
+        assert set(events.all()) == {"created", "expired", "underpaid"}
 
 
 async def test_addresses_of_another_xpub_are_never_handed_out(

@@ -71,6 +71,8 @@ async def test_wallet_shape_without_keys(admin_client: httpx.AsyncClient) -> Non
         "sweep_enabled",
         "sweep_mode",
         "hot_wallet_alert_trx",
+        "scanner_last_block",
+        "scanner_lag_blocks",
     }
     assert system["tron_network"] == "devnet"
     assert system["trongrid_url"] == "http://127.0.0.1:8000/devnet"
@@ -102,6 +104,8 @@ async def test_wallet_on_nile_with_a_cold_wallet(make_settings: Callable[..., Se
             "sweep_enabled": True,
             "sweep_mode": "delegate",
             "hot_wallet_alert_trx": 100,
+            "scanner_last_block": None,
+            "scanner_lag_blocks": None,
         }
     finally:
         await lifespan.__aexit__(None, None, None)

@@ -1,0 +1,30 @@
+"""What the scanner needs to know, built once from the settings (see `paywarden.context`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paywarden.tron.networks import Network
+
+# With no SCAN_START_BLOCK, a new database starts this many blocks below the head (~1 hour).
+DEFAULT_LOOKBACK_BLOCKS = 1200
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    network: Network
+    trongrid_urls: tuple[str, ...]  # TRONGRID_URLS, else TRONGRID_URL, else the preset's URL
+    api_key: str | None = None
+    interval_seconds: float = 1.0
+    batch_blocks: int = 200
+    start_block: int | None = None
+    lookback_blocks: int = DEFAULT_LOOKBACK_BLOCKS
+
+    @property
+    def key(self) -> str:
+        """The scanner_state row: one per network and token contract."""
+        return f"{self.network.name}:{self.network.usdt_contract}"
+
+    @property
+    def contract(self) -> str:
+        return self.network.usdt_contract
