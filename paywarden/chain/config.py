@@ -8,6 +8,7 @@ from paywarden.tron.networks import Network
 
 # With no SCAN_START_BLOCK, a new database starts this many blocks below the head (~1 hour).
 DEFAULT_LOOKBACK_BLOCKS = 1200
+TRON_BLOCK_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class ScannerConfig:
     batch_blocks: int = 200
     start_block: int | None = None
     lookback_blocks: int = DEFAULT_LOOKBACK_BLOCKS
+    # The chain's block time (TRON: 3 s; the devnet: DEVNET_BLOCK_SECONDS), which lets the
+    # worker poll just after each block is due; None (blocks on demand): every interval.
+    block_seconds: float | None = TRON_BLOCK_SECONDS
 
     @property
     def key(self) -> str:

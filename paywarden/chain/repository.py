@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.models import ChainTransfer, DepositAddress, ScannerState
+from paywarden.models import ChainTransfer, DepositAddress, Order, ScannerState
 from paywarden.models.chain import FINAL, SEEN
 
 # Arbitrary constant key of the PostgreSQL advisory lock held by the one scanning worker.
 _SCAN_LOCK = 0x5057_0002
 
-_transfers = ChainTransfer.__table__
-_INSERT_TRANSFER = {
-    name: dialect_insert(_transfers)
-    .on_conflict_do_nothing(index_elements=["tx_hash", "event_index"])
-    .returning(_transfers.c.id)
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+# Keys looked up per query: well under SQLite's and asyncpg's bound-parameter limits.
+_CHUNK = 500
 
 
 async def try_lead(session: AsyncSession) -> bool:
@@ -59,18 +51,35 @@ async def addresses(session: AsyncSession, wanted: Iterable[str]) -> dict[str, D
     return {row.address: row for row in rows.all()}
 
 
-async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """INSERT a transfer unless its (tx_hash, event_index) is stored; False when it is."""
-    result = await session.execute(_INSERT_TRANSFER[session.bind.dialect.name], values)
-    return result.first() is not None
-
-
-async def by_key(session: AsyncSession, tx_hash: str, event_index: int) -> ChainTransfer | None:
-    return await session.scalar(
-        select(ChainTransfer).where(
-            ChainTransfer.tx_hash == tx_hash, ChainTransfer.event_index == event_index
+async def by_keys(
+    session: AsyncSession, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], ChainTransfer]:
+    """The stored transfers among `keys` ((tx_hash, event_index) pairs)."""
+    wanted = set(keys)
+    hashes = sorted({tx for tx, _ in wanted})
+    found: dict[tuple[str, int], ChainTransfer] = {}
+    for start in range(0, len(hashes), _CHUNK):
+        rows = await session.scalars(
+            select(ChainTransfer).where(ChainTransfer.tx_hash.in_(hashes[start : start + _CHUNK]))
         )
-    )
+        found.update({row.key: row for row in rows.all() if row.key in wanted})
+    return found
+
+
+async def lock_orders(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Order]:
+    """Lock the orders (FOR UPDATE, in id order so that two transactions never deadlock)."""
+    ordered = sorted(set(ids))
+    found: dict[uuid.UUID, Order] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        rows = await session.scalars(
+            select(Order)
+            .where(Order.id.in_(ordered[start : start + _CHUNK]))
+            .order_by(Order.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        found.update({row.id: row for row in rows.all()})
+    return found
 
 
 async def get(session: AsyncSession, transfer_id: uuid.UUID) -> ChainTransfer | None:
@@ -100,3 +109,32 @@ async def order_sums(session: AsyncSession, order_id: uuid.UUID) -> tuple[int, i
     )
     sums = {status: int(total) for status, total in rows.all()}
     return sums.get(FINAL, 0), sums.get(SEEN, 0)
+
+
+async def orders_sums(
+    session: AsyncSession, order_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """`order_sums` of many orders, in one query per chunk."""
+    ids = sorted(set(order_ids))
+    sums: dict[uuid.UUID, tuple[int, int]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await session.execute(
+            select(
+                ChainTransfer.order_id,
+                ChainTransfer.status,
+                func.coalesce(func.sum(ChainTransfer.amount), 0),
+            )
+            .where(
+                ChainTransfer.order_id.in_(ids[start : start + _CHUNK]),
+                ChainTransfer.status.in_((SEEN, FINAL)),
+            )
+            .group_by(ChainTransfer.order_id, ChainTransfer.status)
+        )
+        for order_id, status, total in rows.all():
+            final, seen = sums.get(order_id, (0, 0))
+            if status == FINAL:
+                final += int(total)
+            else:
+                seen += int(total)
+            sums[order_id] = (final, seen)
+    return sums

@@ -11,6 +11,9 @@ from paywarden.kit.db import Database
 from paywarden.orders.service import GatewayContext
 from paywarden.tron.client import TronGridClient
 
+# After a block is due, time for its producer's broadcast to reach TronGrid.
+BLOCK_MARGIN_SECONDS = 0.3
+
 
 async def scan_pass(
     db: Database, client: TronGridClient, cfg: ScannerConfig, gateway: GatewayContext
@@ -33,3 +36,20 @@ async def scan_pass(
         p = await service.plan(session, cfg)
         fetched = await service.fetch(client, cfg, p)
         return await service.apply(session, cfg, gateway, p, fetched)
+
+
+def next_pass_in(result: PassResult | None, cfg: ScannerConfig, now: float) -> float:
+    """Seconds until the next pass (`now` in Unix seconds).
+
+    Behind the head: at once (a backfill runs at full speed). At the head: just after the next
+    block is due, since a pass between blocks finds nothing and only spends a call; when the
+    block is late, the block time is unknown, or another worker leads: SCAN_INTERVAL_SECONDS.
+    """
+    if result is not None and not result.caught_up:
+        return 0.0
+    if result is None or cfg.block_seconds is None or result.head_timestamp is None:
+        return cfg.interval_seconds
+    wait = result.head_timestamp / 1000 + cfg.block_seconds + BLOCK_MARGIN_SECONDS - now
+    if wait <= 0:
+        return cfg.interval_seconds
+    return min(wait, cfg.block_seconds + BLOCK_MARGIN_SECONDS)  # a clock ahead of the chain's

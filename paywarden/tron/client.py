@@ -159,6 +159,7 @@ class TronGridClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        array: bool = False,
     ) -> Any:
         last: TronGridError | None = None
         for round_ in range(self.max_rounds):
@@ -182,7 +183,7 @@ class TronGridClient:
                     self._mark_down(index, url, last)
                     continue
                 self._down_until[index] = 0.0
-                return _checked(response, url)
+                return _checked(response, url, array=array)
             if round_ + 1 < self.max_rounds:
                 await asyncio.sleep(self._delay(round_, retry_after))
         assert last is not None
@@ -398,6 +399,17 @@ class TronGridClient:
         data = await self._post(f"{root}/gettransactioninfobyid", {"value": txid})
         return data or None
 
+    async def transaction_infos_by_block(self, number: int) -> list[dict[str, Any]]:
+        """Every TransactionInfo of block `number` with its event logs, in block order
+        (/wallet/gettransactioninfobyblocknum): one call per block, however many transfers.
+
+        java-tron answers a JSON array (`[]`, or `{}` on some versions, for an empty block).
+        """
+        data = await self._request(
+            "POST", "/wallet/gettransactioninfobyblocknum", json={"num": number}, array=True
+        )
+        return list(data) if isinstance(data, list) else []
+
     async def chain_parameters(self) -> dict[str, int]:
         """/wallet/getchainparameters as {key: value} (java-tron omits zero values: 0 here)."""
         data = await self._post("/wallet/getchainparameters")
@@ -429,7 +441,7 @@ def _decoded(message: object) -> str:
         return message
 
 
-def _checked(response: httpx.Response, url: str) -> Any:
+def _checked(response: httpx.Response, url: str, *, array: bool = False) -> Any:
     body = _body(response)
     if response.status_code >= 400:
         message = body.get("error") if isinstance(body, dict) else None
@@ -439,6 +451,8 @@ def _checked(response: httpx.Response, url: str) -> Any:
             body=body,
             url=url,
         )
+    if array and isinstance(body, list):
+        return body
     if not isinstance(body, dict):
         raise TronGridError("TronGrid sent a body that is not a JSON object", status=200, url=url)
     if "Error" in body:  # java-tron refuses with HTTP 200

@@ -3,18 +3,24 @@ real HTTP, found by scanner passes through the real TronGrid client."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from paywarden import worker
 from paywarden.chain import repository as chain_repo
+from paywarden.chain.config import ScannerConfig
+from paywarden.chain.service import PassResult
+from paywarden.chain.tasks import next_pass_in
 from paywarden.context import WorkerContext
 from paywarden.kit.time import utcnow
 from paywarden.models import DepositAddress, Order, ScannerState
 from paywarden.orders import repository as orders_repo
 from paywarden.tron.client import TronGridClient
+from paywarden.tron.networks import network_for
 from tests.chain.conftest import Chain, CountingTransport
 
 USDT = 1_000_000
@@ -375,8 +381,9 @@ async def test_api_calls_grow_with_blocks_not_with_open_orders(chain: Chain) -> 
         await chain.scan(client)
         many_orders = list(counting.paths)
     assert len(many_orders) == len(few_orders)
-    events_calls = [p for p in many_orders if p.endswith("/events")]
-    assert len(events_calls) == 5  # one per block
+    # One call per block however many transfers it holds (the first block has 15).
+    info_calls = [p for p in many_orders if p.endswith("/gettransactioninfobyblocknum")]
+    assert len(info_calls) == 5
     async with chain.db.transaction() as session:
         paid = (await session.scalars(select(Order).where(Order.status == "confirmed"))).all()
     assert len(paid) == 15
@@ -388,7 +395,7 @@ async def test_the_worker_loop_scans_with_the_settings_client(chain: Chain) -> N
     await chain.devnet.mine(4)
     ctx = WorkerContext(db=chain.db, gateway=chain.gateway)
     try:
-        assert await worker.scan_chain(ctx) > 0
+        assert (await worker.scan_chain(ctx)).work > 0
     finally:
         assert ctx.tron is not None
         await ctx.tron.aclose()
@@ -419,3 +426,57 @@ async def test_only_one_worker_scans_at_a_time(chain: Chain) -> None:
     result = await chain.scan()
     assert result is not None
     assert (await chain.order_row(order["id"])).status == "confirmed"
+
+
+async def test_at_the_tip_a_block_costs_three_calls_and_an_idle_pass_one(chain: Chain) -> None:
+    counting = CountingTransport()
+    async with TronGridClient([chain.devnet.url], max_rounds=1, transport=counting) as client:
+        await chain.devnet.mine(5)
+        await chain.scan(client)
+        for _ in range(3):
+            order = await chain.order("1")
+            await chain.pay(order["address"], 1 * USDT)
+            await chain.devnet.mine()
+            counting.paths.clear()
+            result = await chain.scan(client)
+            assert result is not None
+            assert result.blocks == 1
+            # The head's parent hash proves the cursor block: no call to look at it.
+            assert [p.rsplit("/", 1)[-1] for p in counting.paths] == [
+                "getnowblock",
+                "getnowblock",
+                "gettransactioninfobyblocknum",
+            ]
+        counting.paths.clear()
+        assert await chain.scan(client) == PassResult(0, 0, 0, 0)
+        # The head is the cursor block itself: nothing new, and nothing else to ask.
+        assert [p.rsplit("/", 1)[-1] for p in counting.paths] == ["getnowblock"]
+
+
+async def test_a_reorg_at_the_tip_is_seen_from_the_head_alone(chain: Chain) -> None:
+    await chain.devnet.mine(4)
+    await chain.scan()
+    order = await chain.order("3")
+    await chain.pay(order["address"], 3 * USDT)
+    await chain.devnet.mine()
+    await chain.scan()
+    assert (await chain.order_row(order["id"])).status == "confirming"
+    await chain.reorg(1)  # same height, another block: the payment is gone
+    await chain.scan()
+    [transfer] = await chain.transfers()
+    assert transfer.status == "dropped"
+    assert (await chain.order_row(order["id"])).status == "pending"
+
+
+def test_the_next_pass_is_at_once_behind_and_when_the_block_is_due_at_the_tip() -> None:
+    cfg = ScannerConfig(network=network_for("devnet", "http://x", None), trongrid_urls=("x",))
+    assert cfg.block_seconds == 3.0
+    behind = PassResult(200, 0, 0, 0, caught_up=False, head_timestamp=1_000_000)
+    assert next_pass_in(behind, cfg, now=1_000.0) == 0
+    at_tip = PassResult(1, 0, 0, 0, caught_up=True, head_timestamp=1_000_000)  # block at 1000 s
+    assert next_pass_in(at_tip, cfg, now=1_000.5) == pytest.approx(2.8)  # due at 1003 + 0.3
+    assert next_pass_in(at_tip, cfg, now=1_004.0) == cfg.interval_seconds  # late: keep polling
+    assert next_pass_in(at_tip, cfg, now=900.0) == pytest.approx(3.3)  # our clock behind
+    assert next_pass_in(None, cfg, now=1_000.0) == cfg.interval_seconds  # another leads
+    on_demand = dataclasses.replace(cfg, block_seconds=None)
+    assert next_pass_in(at_tip, on_demand, now=1_000.5) == cfg.interval_seconds

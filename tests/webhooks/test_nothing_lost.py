@@ -9,11 +9,9 @@ served over real HTTP in the test's event loop.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,11 +26,10 @@ from paywarden.models.webhooks import ORDER_EXPIRED
 from paywarden.orders import service as orders
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import STALE_CLAIM
-from tests.conftest import TEST_XPUB
 from tests.factories import create_merchant
 from tests.servers import free_socket, serve
+from tests.workers import start_worker, tail, until
 
-PAYWARDEN = str(Path(sys.executable).with_name("paywarden"))
 EVENTS = 1000
 ORDERS = 20  # the events are spread over these orders (50 each)
 KILL_AFTER = 150  # requests the receiver has seen when the first worker is killed
@@ -95,48 +92,6 @@ async def enqueue_events(app: FastAPI, db: Database, url: str) -> set[str]:
     return ids
 
 
-async def start_worker(
-    database_url: str, trongrid_url: str, log: Path
-) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ENV": "development",
-        "XPUB": TEST_XPUB,
-        "DEMO_DATA": "false",
-        "LOG_LEVEL": "WARNING",
-        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
-        # The other loops are harmless: the scanner's TronGrid refuses connections (one failed
-        # pass a minute), nothing expires, the address pool is already full.
-        "TRON_NETWORK": "devnet",
-        "TRONGRID_URL": trongrid_url,
-        "SCAN_INTERVAL_SECONDS": "60",
-        "ADDRESS_POOL_MIN_FREE": "1",
-    }
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            PAYWARDEN, "worker", stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, env=env
-        )
-
-
-def tail(log: Path) -> str:
-    return log.read_text()[-4000:]
-
-
-async def until(
-    condition: Callable[[], Awaitable[bool]], within: float, what: str, log: Path
-) -> None:
-    """Poll `condition` until it holds; fail after `within` seconds, showing the workers' output."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                if await condition():
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}; worker output:\n{tail(log)}")
-
-
 async def by_status(db: Database) -> dict[str, int]:
     async with db.transaction() as session:
         rows = await session.execute(
@@ -156,7 +111,11 @@ async def test_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight(
     log = tmp_path / "worker.log"
     first = second = None
     try:
-        first = hooks.victim = await start_worker(database_url, trongrid_url, log)
+        # The other loops are harmless: the scanner's TronGrid refuses connections (one failed
+        # pass a minute), nothing expires, the address pool is already full.
+        first = hooks.victim = await start_worker(
+            database_url, trongrid_url, log, SCAN_INTERVAL_SECONDS="60"
+        )
 
         try:
             code = await asyncio.wait_for(first.wait(), 30)
@@ -185,7 +144,7 @@ async def test_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight(
             )
         assert last_before_kill in in_flight
 
-        second = await start_worker(database_url, trongrid_url, log)
+        second = await start_worker(database_url, trongrid_url, log, SCAN_INTERVAL_SECONDS="60")
 
         async def all_delivered() -> bool:
             return len(set(hooks.ids)) == EVENTS and await by_status(db) == {"delivered": EVENTS}

@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 
 from paywarden.kit.errors import error_body, install_error_handlers
 from paywarden.kit.logging import get_logger
-from paywarden.tron.devnet import crypto, views
+from paywarden.tron import crypto
+from paywarden.tron.devnet import views
 from paywarden.tron.devnet.chain import Chain, DevnetError, Rejected
 from paywarden.tron.networks import network_for
 
@@ -247,6 +248,15 @@ def _add_trongrid_routes(app: FastAPI, devnet: Devnet) -> None:
 
         return handler
 
+    def tx_infos_by_block(solid: bool) -> Handler:
+        async def handler(d: Devnet, values: dict[str, Any]) -> Any:
+            block = d.chain.block(_int(values, "num"))
+            if block is None or (solid and block.number > d.chain.solidified.number):
+                return []
+            return [views.transaction_info(d.chain, block, i) for i in block.txs]
+
+        return handler
+
     def tx_by_id(solid: bool) -> Handler:
         async def handler(d: Devnet, values: dict[str, Any]) -> Any:
             found = d.chain.find(str(values.get("value", "")), solidified=solid)
@@ -357,6 +367,8 @@ def _add_trongrid_routes(app: FastAPI, devnet: Devnet) -> None:
         "/walletsolidity/getblockbynum": by_num(True),
         "/wallet/gettransactioninfobyid": tx_info(False),
         "/walletsolidity/gettransactioninfobyid": tx_info(True),
+        "/wallet/gettransactioninfobyblocknum": tx_infos_by_block(False),
+        "/walletsolidity/gettransactioninfobyblocknum": tx_infos_by_block(True),
         "/wallet/gettransactionbyid": tx_by_id(False),
         "/walletsolidity/gettransactionbyid": tx_by_id(True),
         "/wallet/getchainparameters": chain_parameters,
@@ -441,6 +453,16 @@ class PayIn(BaseModel):
     from_: str | None = Field(default=None, alias="from", description="a built-in customer")
 
 
+class PaymentIn(BaseModel):
+    to: str
+    amount: int = Field(gt=0, description="USDT in micro-units (6 decimals)")
+
+
+class PayBatchIn(BaseModel):
+    payments: list[PaymentIn] = Field(min_length=1, max_length=5_000)
+    from_: str | None = Field(default=None, alias="from", description="a built-in customer")
+
+
 class FaucetIn(BaseModel):
     address: str
     trx: int | None = Field(default=None, ge=0, description="TRX in sun")
@@ -474,6 +496,14 @@ def _add_control_routes(app: FastAPI, devnet: Devnet) -> None:
         async with devnet.lock:
             txid = chain.pay(body.to, body.amount, body.from_)
         return {"tx_hash": txid}
+
+    @app.post("/pay-batch")
+    async def pay_batch(body: PayBatchIn) -> dict[str, Any]:
+        """Many payments at once (load for benchmarks), each a real signed transfer into the
+        next block. A failing payment stops the batch; those before it stay pending."""
+        async with devnet.lock:
+            txids = [chain.pay(p.to, p.amount, body.from_) for p in body.payments]
+        return {"tx_hashes": txids}
 
     @app.post("/faucet")
     async def faucet(body: FaucetIn) -> dict[str, Any]:
