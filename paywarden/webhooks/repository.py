@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.models import Merchant, WebhookAttempt, WebhookDelivery, WebhookEvent
+from paywarden.models import Merchant, Order, WebhookAttempt, WebhookDelivery, WebhookEvent
 from paywarden.models.webhooks import D_DELIVERING, D_PENDING
 
 
@@ -76,8 +76,30 @@ async def claim_due(
     return [(d, e, secret) for d, e, secret in rows.all()]
 
 
-async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    return await session.get(WebhookDelivery, delivery_id, with_for_update=True)
+async def deliveries(
+    session: AsyncSession, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, WebhookDelivery]:
+    """Lock these deliveries, in id order (two batches never wait on each other in a circle)."""
+    rows = await session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
+        .order_by(WebhookDelivery.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {d.id: d for d in rows}
+
+
+async def orders(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Order]:
+    """Lock these orders, in id order."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.id.in_(ids))
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {o.id: o for o in rows}
 
 
 async def for_order(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -173,6 +174,48 @@ async def record_attempt(
     db: AsyncSession, job: Job, result: Result, policy: WebhookPolicy, *, base_url: str
 ) -> str:
     """Store the attempt and decide: delivered, retry later, or give up. Returns the status."""
+    [status] = await record_attempts(db, [(job, result)], policy, base_url=base_url)
+    return status
+
+
+async def record_attempts(
+    db: AsyncSession,
+    outcomes: Sequence[tuple[Job, Result]],
+    policy: WebhookPolicy,
+    *,
+    base_url: str,
+) -> list[str]:
+    """`record_attempt` for a batch, in the caller's transaction: the deliveries and their
+    orders are locked in two queries (in id order), the rows written in one flush at commit.
+    Returns each outcome's status, in order."""
+    if not outcomes:
+        return []
+    deliveries = await repo.deliveries(db, {job.delivery_id for job, _ in outcomes})
+    orders = await repo.orders(db, {job.order_id for job, _ in outcomes})
+    with db.no_autoflush:  # nothing below reads what it writes: one flush for the batch
+        return [
+            await _record(
+                db,
+                job,
+                result,
+                deliveries.get(job.delivery_id),
+                orders.get(job.order_id),
+                policy,
+                base_url,
+            )
+            for job, result in outcomes
+        ]
+
+
+async def _record(
+    db: AsyncSession,
+    job: Job,
+    result: Result,
+    delivery: WebhookDelivery | None,
+    order: Order | None,
+    policy: WebhookPolicy,
+    base_url: str,
+) -> str:
     from paywarden.orders import service as orders  # orders.service imports this module
 
     db.add(
@@ -186,12 +229,10 @@ async def record_attempt(
             response_excerpt=result.response_excerpt,
         )
     )
-    delivery = await repo.delivery(db, job.delivery_id)
     if delivery is None:  # pragma: no cover - deliveries are never deleted
         return D_FAILED
     delivery.attempt_count = max(delivery.attempt_count, job.attempt)
     now = utcnow()
-    order = await db.get(Order, job.order_id, with_for_update=True)
     if result.ok:
         delivery.status, delivery.delivered_at, delivery.last_error = D_DELIVERED, now, None
         if (

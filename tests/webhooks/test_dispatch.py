@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,7 +31,8 @@ from paywarden.models import (
 )
 from paywarden.orders import service as orders
 from paywarden.webhooks import service as webhooks
-from paywarden.webhooks.tasks import UnsafeUrl, guard
+from paywarden.webhooks.service import Job, WebhookPolicy
+from paywarden.webhooks.tasks import UnsafeUrl, guard, send
 from tests.conftest import client_for, start_app
 from tests.factories import TestMerchant, create_merchant, create_payment
 from tests.webhooks.conftest import Receiver
@@ -392,6 +394,38 @@ async def test_guard_refuses_non_public_addresses(url: str) -> None:
 async def test_guard_lets_public_addresses_through() -> None:
     await guard("https://8.8.8.8/hooks")
     await guard("https://[2606:4700:4700::1111]/hooks")
+
+
+async def test_a_guarded_send_connects_to_the_address_it_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hostile DNS server answers a public address to the check and loopback afterwards
+    (rebinding): the request still goes to the address that was checked."""
+    answers = iter(["93.184.215.14"] + ["127.0.0.1"] * 10)
+
+    def dns(host: str, port: object, *args: object, **kwargs: object) -> list:
+        assert host == "hooks.example.com"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)  # the outside world's DNS, faked
+    seen: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, stream=httpx.ByteStream(b"ok"))
+
+    job = Job(
+        uuid.uuid4(), uuid.uuid4(), "order.confirmed", uuid.uuid4(), uuid.uuid4(),
+        "https://hooks.example.com:8443/in?x=1", 1, b"{}", SECRET,
+    )  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
+        result = await send(http, job, WebhookPolicy(refuse_private=True))
+    assert result.http_status == 200
+    [request] = seen
+    assert str(request.url) == "https://93.184.215.14:8443/in?x=1"
+    assert request.headers["host"] == "hooks.example.com:8443"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert request.headers["webhook-id"] == str(job.event_id)
 
 
 async def test_concurrent_dispatchers_send_each_delivery_once(
