@@ -94,11 +94,17 @@ def _prepare_shared_files(settings: Settings) -> None:
 @app.command()
 def worker() -> None:
     """Run the background loops only."""
-    from paywarden.context import WorkerContext, gateway_context
+    from paywarden.context import WorkerContext, gateway_context, sweeper
     from paywarden.worker import run_loops
 
     settings = _settings()
     configure_logging(json=settings.is_production, level=settings.log_level)
+    gateway = gateway_context(settings)
+    try:
+        sweeps = sweeper(settings, gateway)  # checks SWEEP_SEED against XPUB before any loop
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
     async def main() -> None:
         db = database(settings)
@@ -107,7 +113,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_loops(WorkerContext(db=db, gateway=gateway_context(settings)), stop)
+            await run_loops(WorkerContext(db=db, gateway=gateway, sweeper=sweeps), stop)
         finally:
             await db.dispose()
 

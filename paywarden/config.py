@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     sweep_mode: Literal["burn", "delegate"] = "burn"
     cold_wallet_address: str | None = None
     hot_wallet_alert_trx: int = Field(default=100, ge=0)
+    # Keys: read only by the sweeper (give them to `paywarden worker` alone when scaled out).
+    # The hot wallet's private key (64 hex characters): it pays the sweeps' TRX.
+    hot_wallet_key: SecretStr | None = None
+    # The mnemonic whose m/44'/195'/0' xpub is XPUB (checked at the worker's start), or a file
+    # holding it; it signs each deposit address's transfer to the cold wallet.
+    sweep_seed: SecretStr | None = None
+    sweep_seed_file: Path | None = None
+    # USDT below which a deposit address is not swept yet (it waits and accumulates).
+    sweep_min_amount: str = "1"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -90,7 +99,14 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
-        "admin_bootstrap_token", "admin_password", "secret_key", "trongrid_api_key", mode="before"
+        "admin_bootstrap_token",
+        "admin_password",
+        "secret_key",
+        "trongrid_api_key",
+        "hot_wallet_key",
+        "sweep_seed",
+        "sweep_seed_file",
+        mode="before",
     )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
@@ -143,6 +159,53 @@ class Settings(BaseSettings):
             ) from exc
         return value.strip()
 
+    @field_validator("sweep_min_amount")
+    @classmethod
+    def _sweep_min(cls, value: str) -> str:
+        from paywarden.kit.money import parse_usdt
+
+        try:
+            parse_usdt(value.strip())
+        except ValueError as exc:
+            raise ValueError(
+                f"SWEEP_MIN_AMOUNT {value!r} is not a decimal USDT amount like '1'"
+            ) from exc
+        return value.strip()
+
+    @field_validator("cold_wallet_address")
+    @classmethod
+    def _cold_wallet(cls, value: str | None) -> str | None:
+        from paywarden.tron.keys import is_tron_address
+
+        if value is not None and not is_tron_address(value.strip()):
+            raise ValueError(f"COLD_WALLET_ADDRESS {value!r} is not a TRON address (T...)")
+        return value.strip() if value else None
+
+    @field_validator("hot_wallet_key")
+    @classmethod
+    def _hot_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip().removeprefix("0x")
+        if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
+            raise ValueError("HOT_WALLET_KEY must be a private key of 64 hex characters")
+        return SecretStr(raw.lower())
+
+    @property
+    def sweep_min_amount_units(self) -> int:
+        """SWEEP_MIN_AMOUNT in micro-USDT."""
+        from paywarden.kit.money import parse_usdt
+
+        return parse_usdt(self.sweep_min_amount)
+
+    def sweep_mnemonic(self) -> str | None:
+        """SWEEP_SEED, or the contents of SWEEP_SEED_FILE (for the sweeper only)."""
+        if self.sweep_seed is not None:
+            return " ".join(self.sweep_seed.get_secret_value().split())
+        if self.sweep_seed_file is not None:
+            return " ".join(self.sweep_seed_file.read_text().split())
+        return None
+
     @property
     def underpay_tolerance_units(self) -> int:
         """UNDERPAY_TOLERANCE in micro-USDT."""
@@ -173,6 +236,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _one_seed_source(self) -> Settings:
+        if self.sweep_seed is not None and self.sweep_seed_file is not None:
+            raise ValueError("set SWEEP_SEED or SWEEP_SEED_FILE, not both")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

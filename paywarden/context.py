@@ -7,11 +7,13 @@ from datetime import timedelta
 from functools import cached_property
 
 from paywarden.addresses.service import Pool
-from paywarden.chain.config import ScannerConfig
+from paywarden.chain.config import TRON_BLOCK_SECONDS, ScannerConfig
 from paywarden.config import Settings
 from paywarden.kit.db import Database, PoolOptions
 from paywarden.kit.logging import get_logger
 from paywarden.orders.service import GatewayContext
+from paywarden.sweeps import keys as sweep_keys
+from paywarden.sweeps.tasks import SweepConfig, Sweeper
 from paywarden.tron.client import TronGridClient
 from paywarden.tron.keys import derive_address, development_xpub
 from paywarden.tron.networks import Network, network_for
@@ -65,6 +67,9 @@ def scanner_config(settings: Settings) -> ScannerConfig:
         interval_seconds=settings.scan_interval_seconds,
         batch_blocks=settings.scan_batch_blocks,
         start_block=settings.scan_start_block,
+        block_seconds=(
+            (settings.devnet_block_seconds or None) if net.name == "devnet" else TRON_BLOCK_SECONDS
+        ),
     )
 
 
@@ -85,6 +90,25 @@ def network(settings: Settings) -> Network:
     return network_for(settings.tron_network, settings.public_base_url, settings.trongrid_url)
 
 
+def sweeper(settings: Settings, gateway: GatewayContext) -> Sweeper | None:
+    """The sweeper, for worker processes only: it reads HOT_WALLET_KEY and SWEEP_SEED(_FILE)
+    and checks that the seed is XPUB's (a ConfigError otherwise). None without a hot wallet."""
+    keys = sweep_keys.load(settings, gateway.pool.xpub)
+    if keys is None:
+        return None
+    cfg = SweepConfig(
+        enabled=settings.sweep_enabled,
+        mode=settings.sweep_mode,
+        cold_wallet=settings.cold_wallet_address,
+        min_amount=settings.sweep_min_amount_units,
+        alert_trx=settings.hot_wallet_alert_trx,
+        usdt_contract=network(settings).usdt_contract,
+        pool=gateway.pool,
+    )
+    log.info("sweeper_ready", hot_wallet=keys.hot_address, enabled=cfg.enabled, mode=cfg.mode)
+    return Sweeper(keys, cfg)
+
+
 @dataclass(frozen=True)
 class WorkerContext:
     db: Database
@@ -92,6 +116,8 @@ class WorkerContext:
     # The scanner's TronGrid client; None: built from the gateway's scanner settings on first use
     # (`run_loops` closes it when the loops stop).
     trongrid: TronGridClient | None = None
+    # The sweeper (keys included) in worker processes; None in the API process.
+    sweeper: Sweeper | None = None
 
     @cached_property
     def tron(self) -> TronGridClient | None:

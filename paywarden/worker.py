@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -24,10 +25,19 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class Done:
+    """A pass's work, and when the next should run when the pass knows better than the loop's
+    interval (the scanner: at once while behind, else when the next block is due)."""
+
+    work: int
+    wait: float | None = None
+
+
+@dataclass(frozen=True)
 class Loop:
     name: str
     interval_seconds: float
-    run_once: Callable[[WorkerContext], Awaitable[int]]
+    run_once: Callable[[WorkerContext], Awaitable[int | Done]]
     # The interval from the context's settings instead (e.g. SCAN_INTERVAL_SECONDS).
     interval_of: Callable[[WorkerContext], float | None] | None = None
 
@@ -43,13 +53,13 @@ async def expire_orders(ctx: WorkerContext) -> int:
         )
 
 
-async def scan_chain(ctx: WorkerContext) -> int:
+async def scan_chain(ctx: WorkerContext) -> Done:
     """One chain scanner pass (PostgreSQL: only the worker holding the scan lock scans)."""
     cfg, client = ctx.gateway.scanner, ctx.tron
     if cfg is None or client is None:
-        return 0
+        return Done(0)
     result = await chain.scan_pass(ctx.db, client, cfg, ctx.gateway)
-    return result.work if result else 0
+    return Done(result.work if result else 0, chain.next_pass_in(result, cfg, time.time()))
 
 
 def _scan_interval(ctx: WorkerContext) -> float | None:
@@ -59,6 +69,14 @@ def _scan_interval(ctx: WorkerContext) -> float | None:
 async def dispatch_webhooks(ctx: WorkerContext) -> int:
     """Send due merchant webhooks (claims and outcomes are their own transactions)."""
     return await webhooks.dispatch_due(ctx.db, ctx.gateway.webhooks, ctx.gateway.public_base_url)
+
+
+async def run_sweeps(ctx: WorkerContext) -> int:
+    """Move due sweep jobs forward (claims are their own transactions; SKIP LOCKED)."""
+    client = ctx.tron
+    if ctx.sweeper is None or client is None:
+        return 0
+    return await ctx.sweeper.run_pass(ctx.db, client)
 
 
 async def top_up_address_pool(ctx: WorkerContext) -> int:
@@ -75,6 +93,7 @@ LOOPS: list[Loop] = [
     Loop("scan_chain", 1, scan_chain, _scan_interval),
     Loop("expire_orders", 5, expire_orders),
     Loop("dispatch_webhooks", 1, dispatch_webhooks),
+    Loop("run_sweeps", 1, run_sweeps),
     Loop("top_up_address_pool", 10, top_up_address_pool),
     Loop("purge_operator_sessions", 3600, purge_operator_sessions),
 ]
@@ -82,14 +101,20 @@ LOOPS: list[Loop] = [
 
 async def _run(loop: Loop, ctx: WorkerContext, stop: asyncio.Event) -> None:
     while not stop.is_set():
+        wait: float | None = None
         try:
             done = await loop.run_once(ctx)
+            if isinstance(done, Done):
+                done, wait = done.work, done.wait
             if done:
                 log.info("loop_pass", loop=loop.name, done=done)
         except Exception:
             log.exception("loop_failed", loop=loop.name)
+        if wait == 0:
+            continue
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=loop.interval(ctx))
+            timeout = wait if wait is not None else loop.interval(ctx)
+            await asyncio.wait_for(stop.wait(), timeout=timeout)
 
 
 async def run_loops(

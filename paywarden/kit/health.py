@@ -42,6 +42,7 @@ async def readyz(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics
     await _scanner_gauges(request, registry)
+    await _sweep_gauges(request, registry)
     body = generate_latest(registry.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -62,3 +63,22 @@ async def _scanner_gauges(request: Request, metrics: Metrics) -> None:
     if state is not None:
         metrics.scanner_last_block.set(state.last_block)
         metrics.scanner_lag_blocks.set(max(0, state.head_block - state.last_block))
+
+
+async def _sweep_gauges(request: Request, metrics: Metrics) -> None:
+    """The hot wallet's balance and low flag, and the sweep queue, from the database (the
+    sweeper runs in the workers; the balance is the cached read the wallet page also uses)."""
+    from paywarden.sweeps import repository as sweeps
+
+    try:
+        async with request.app.state.db.sessions() as session:
+            hot = await sweeps.hot_wallet(session)
+            queue = await sweeps.queue_counts(session)
+    except Exception as exc:  # metrics must answer even when the database does not
+        log.warning("metrics_sweep_state_unavailable", error_type=type(exc).__name__)
+        return
+    if hot is not None and hot.balance_sun is not None:
+        metrics.hot_wallet_trx.set(hot.balance_sun / 1_000_000)
+        metrics.hot_wallet_low.set(1 if hot.is_low else 0)
+    for state, count in queue.items():
+        metrics.sweep_queue.labels(state).set(count)

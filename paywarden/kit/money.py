@@ -30,3 +30,8 @@ def percent(numerator: int, denominator: int) -> str:
         return "0.00"
     value = (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.01"))
     return f"{value:.2f}"
+
+
+def format_trx(sun: int) -> str:
+    """1_500_000 sun → `"1.500000"` (TRX has 6 decimals too)."""
+    return format_usdt(sun)

@@ -45,6 +45,23 @@ class Metrics:
             "Blocks between the chain head (as last seen) and the scanner's cursor",
             registry=self.registry,
         )
+        # The hot wallet and the sweep queue, from the database when /metrics is scraped.
+        self.hot_wallet_trx = Gauge(
+            "paywarden_hot_wallet_trx",
+            "The hot wallet's TRX balance as last read (cached a few seconds)",
+            registry=self.registry,
+        )
+        self.hot_wallet_low = Gauge(
+            "paywarden_hot_wallet_low",
+            "1 while the hot wallet holds less TRX than HOT_WALLET_ALERT_TRX, else 0",
+            registry=self.registry,
+        )
+        self.sweep_queue = Gauge(
+            "paywarden_sweep_queue",
+            "Sweep jobs by state (waiting, active, failed)",
+            ["state"],
+            registry=self.registry,
+        )
 
 
 class ObservabilityMiddleware:

@@ -8,6 +8,7 @@ from paywarden.models.incidents import Incident
 from paywarden.models.merchants import Merchant
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
 from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
+from paywarden.models.sweeps import HotWallet, Sweep
 from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "ChainTransfer",
     "DepositAddress",
+    "HotWallet",
     "Incident",
     "Merchant",
     "Operator",
@@ -24,6 +26,7 @@ __all__ = [
     "OrderDailyStats",
     "OrderEvent",
     "ScannerState",
+    "Sweep",
     "TotpEnrollment",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -25,6 +25,7 @@ from paywarden.orders.schemas import (
     OrderEventOut,
     OrderMeta,
     RetryWebhookIn,
+    SettlementOut,
     TransferOut,
 )
 from paywarden.orders.stats_schemas import (
@@ -102,7 +103,7 @@ async def order_detail(
         webhooks=WebhookEventOut.list_of(detail.webhooks),
         transaction=[TransferOut.of(t, network.tx_explorer_base_url) for t in detail.transfers]
         or None,
-        settlement=None,
+        settlement=SettlementOut(**detail.settlement) if detail.settlement else None,
         meta=OrderMeta(
             network=network.name,
             usdt_contract=network.usdt_contract,

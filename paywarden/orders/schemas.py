@@ -208,12 +208,24 @@ class TransferOut(BaseModel):
         )
 
 
+class SettlementOut(BaseModel):
+    """Where the order's funds went: the sweep's transfer to the cold wallet."""
+
+    tx_hash: str  # the USDT transfer to the cold wallet
+    amount: str  # USDT swept (the address's whole balance)
+    fee_trx: str  # TRX the sweep burned in fees, all its transactions together
+    funding_tx_hash: str | None  # the hot wallet's TRX to the address (none needed: null)
+    mode: str  # burn | delegate
+    swept_at: str
+
+
 class AdminOrderDetail(BaseModel):
     order: AdminOrderDetailOrder
     events: list[OrderEventOut]
     # The order's chain transfers (oldest first); null while there are none.
     transaction: list[TransferOut] | None
-    settlement: dict[str, Any] | None
+    # null until the order's funds are swept to the cold wallet
+    settlement: SettlementOut | None
     meta: OrderMeta
     # The order's merchant webhooks, oldest first, each with its deliveries and their attempts.
     webhooks: list[WebhookEventOut] = []

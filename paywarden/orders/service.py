@@ -45,6 +45,7 @@ from paywarden.orders.errors import (
     SweepDisabled,
 )
 from paywarden.orders.repository import OrderFilter
+from paywarden.sweeps import service as sweeps
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import OrderWebhooks, WebhookPolicy
 
@@ -206,6 +207,9 @@ async def transition(
         )
     if to_status in WEBHOOK_ON and from_status != to_status:
         await webhooks.enqueue(db, order, WEBHOOK_ON[to_status], base_url=base_url)
+    if to_status == CONFIRMED and from_status != to_status:
+        # The sweep job, written with the confirmation (the outbox): the funds are final.
+        await sweeps.enqueue(db, order)
 
 
 async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int = 500) -> int:
@@ -236,6 +240,7 @@ async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int 
                     "shortfall": format_usdt(order.amount_expected - order.amount_received),
                 },
             )
+            await sweeps.enqueue(db, order)  # what it received is final: sweep it too
         else:
             await addresses.release_after_cooldown(db, pool, order.address_id, order.id)
     return len(orders)
@@ -401,11 +406,14 @@ async def request_webhook_retry(
 async def request_sweep_retry(
     db: AsyncSession, order_id: uuid.UUID, *, sweep_enabled: bool, actor: Actor
 ) -> None:
+    """Resume the order's failed sweep at the step it failed in (audited)."""
     order = await get(db, order_id)
     if not sweep_enabled:
         raise SweepDisabled()
-    # Sweeps arrive with the sweep issue; until an order has a failed sweep there is none to retry.
-    raise InvalidState(f"Order {order.id} has no failed sweep to retry")
+    sweep = await sweeps.failed_for_order(db, order.id)
+    if sweep is None:
+        raise InvalidState(f"Order {order.id} has no failed sweep to retry")
+    await sweeps.retry(db, order, sweep, actor)
 
 
 @dataclass(frozen=True)
@@ -415,6 +423,7 @@ class OrderDetail:
     events: list[OrderEvent]
     webhooks: OrderWebhooks = field(default_factory=lambda: OrderWebhooks([]))
     transfers: list[ChainTransfer] = field(default_factory=list)
+    settlement: dict[str, Any] | None = None
 
 
 async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
@@ -428,4 +437,5 @@ async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
         list(await repo.events(db, order.id)),
         await webhooks.for_order(db, order.id),
         list(await repo.transfers(db, order.id)),
+        await sweeps.settlement(db, order.id),
     )

@@ -7,17 +7,21 @@ from pydantic import BaseModel
 
 from paywarden.addresses import service as addresses
 from paywarden.chain import repository as chain
+from paywarden.context import trongrid_client
+from paywarden.kit.money import format_trx
 from paywarden.kit.web import DbRoute, Session
 from paywarden.operators.dependencies import CurrentOperator
 from paywarden.orders.stats_schemas import PoolOut
+from paywarden.sweeps import service as sweeps
+from paywarden.sweeps.tasks import trx_balance
 
 router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: gateway"])
 
 
 class HotWallet(BaseModel):
     address: str
-    trx_balance: str
-    is_low_balance: bool
+    trx_balance: str  # TRX, 6 decimals
+    is_low_balance: bool  # under HOT_WALLET_ALERT_TRX
 
 
 class ColdWallet(BaseModel):
@@ -56,20 +60,36 @@ class WalletOut(BaseModel):
 
 @router.get("/wallet", response_model=WalletOut)
 async def wallet(request: Request, db: Session, _: CurrentOperator) -> WalletOut:
-    """`hot_wallet` is null until a hot wallet key is configured; `cold_wallet` likewise."""
+    """`hot_wallet` is null until a worker holding HOT_WALLET_KEY has started (it registers the
+    address, never the key); its TRX balance is read live, cached a few seconds for every
+    process. `cold_wallet` is null without COLD_WALLET_ADDRESS."""
     settings = request.app.state.settings
     network = request.app.state.network
-    pool = await addresses.stats(db, request.app.state.gateway.pool)
+    gateway = request.app.state.gateway
+    pool = await addresses.stats(db, gateway.pool)
     cold = settings.cold_wallet_address
-    scanner = request.app.state.gateway.scanner
+    scanner = gateway.scanner
     state = await chain.state(db, scanner.key) if scanner else None
+
+    async def read_balance(address: str) -> int:
+        if scanner is None:
+            raise RuntimeError("no TronGrid endpoint configured")
+        async with trongrid_client(scanner) as client:
+            return await trx_balance(client, address)
+
+    hot = await sweeps.hot_wallet(db, read_balance, settings.hot_wallet_alert_trx)
+    queue = await sweeps.queue(db)
     return WalletOut(
-        # The hot wallet (its key, live balance and alerts) arrives with the sweeper.
-        hot_wallet=None,
+        hot_wallet=HotWallet(
+            address=hot.address,
+            trx_balance=format_trx(hot.balance_sun or 0),
+            is_low_balance=hot.is_low,
+        )
+        if hot
+        else None,
         cold_wallet=ColdWallet(address=cold) if cold else None,
         address_pool=PoolOut.of(pool),
-        # No sweep jobs exist before the sweeper; the queue is empty by construction.
-        sweep_queue=SweepQueue(waiting=0, active=0, failed=0),
+        sweep_queue=SweepQueue(**queue),
         system=SystemInfo(
             tron_network=network.name,
             usdt_contract=network.usdt_contract,

@@ -1,4 +1,4 @@
-"""TRON's cryptography for the devnet: addresses, hashes and secp256k1 signatures.
+"""TRON's cryptography: addresses, hashes and secp256k1 signatures (the devnet and the sweeper).
 
 A TRON address is 0x41 followed by the last 20 bytes of keccak256 of the 64-byte public key;
 its text form is base58check of those 21 bytes ("T..."). A transaction's id is sha256 of its

@@ -1,6 +1,6 @@
-"""The protobuf wire format of a TRON transaction's raw_data, for the contracts the devnet runs.
+"""The protobuf wire format of a TRON transaction's raw_data, for the contracts PayWarden uses.
 
-A transaction's id is sha256 of these bytes, so the devnet must derive them itself instead of
+A transaction's id is sha256 of these bytes, so the devnet and the sweeper derive them instead of
 trusting a client's JSON: `encode_raw` turns TronGrid's raw_data JSON into the canonical bytes
 (what java-tron and tronpy produce: fields in number order, proto3 defaults left out) and
 `decode_raw` turns `raw_data_hex` back into that JSON. Only the messages below are known; any
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paywarden.tron.devnet import crypto
+from paywarden.tron import crypto
 
 
 class ProtoError(ValueError):

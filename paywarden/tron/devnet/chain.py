@@ -22,13 +22,13 @@ The class is not thread-safe: the HTTP app serialises calls with one asyncio loc
 from __future__ import annotations
 
 import base64
-import copy
+import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from paywarden.tron.devnet import crypto, proto
+from paywarden.tron import crypto, proto
 
 USDT_DECIMALS = 6
 TRANSFER_TOPIC = crypto.keccak256(b"Transfer(address,address,uint256)").hex()
@@ -119,7 +119,18 @@ class State:
     usdt: dict[str, int] = field(default_factory=dict)  # holder (base58) -> micro-USDT
 
     def copy(self) -> State:
-        return copy.deepcopy(self)
+        # Taken after every block: a deep copy only of what is mutable (balances are ints).
+        return State(
+            accounts={
+                address: dataclasses.replace(
+                    account,
+                    energy_delegated_out=dict(account.energy_delegated_out),
+                    energy_delegated_in=dict(account.energy_delegated_in),
+                )
+                for address, account in self.accounts.items()
+            },
+            usdt=dict(self.usdt),
+        )
 
 
 @dataclass
@@ -731,7 +742,7 @@ class Chain:
         solid = self.solidified.number
         page: list[dict[str, Any]] = []
         last_key: tuple[int, int, int] | None = None
-        for key, block, included in self._transfers(ascending):
+        for key, block, included in self._transfers(ascending, block_number):
             if after is not None and (key <= after if ascending else key >= after):
                 continue
             if block_number is not None and block.number != block_number:
@@ -751,8 +762,14 @@ class Chain:
             last_key = key
         return page, None
 
-    def _transfers(self, ascending: bool) -> Iterator[tuple[tuple[int, int, int], Block, Included]]:
-        blocks = self.blocks if ascending else reversed(self.blocks)
+    def _transfers(
+        self, ascending: bool, only_block: int | None = None
+    ) -> Iterator[tuple[tuple[int, int, int], Block, Included]]:
+        if only_block is not None:  # a block's events without walking the whole chain
+            block = self.block(only_block)
+            blocks: Iterable[Block] = [block] if block is not None else []
+        else:
+            blocks = self.blocks if ascending else reversed(self.blocks)
         for block in blocks:
             indexed = list(enumerate(block.txs))
             for position, included in indexed if ascending else reversed(indexed):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paywarden.tron.devnet import crypto
+from paywarden.tron import crypto
 from paywarden.tron.devnet.chain import (
     BLOCK_VERSION,
     TRANSFER_TOPIC,
@@ -113,6 +113,9 @@ def account_json(chain: Chain, account: Account) -> dict[str, Any]:
     return out
 
 
+TOTAL_ENERGY_LIMIT = 180_000_000_000  # mainnet's TotalEnergyLimit
+
+
 def account_resource_json(chain: Chain, account: Account) -> dict[str, Any]:
     """/wallet/getaccountresource's shape (zero values left out, as java-tron does)."""
     now = chain.now_ms()
@@ -122,6 +125,10 @@ def account_resource_json(chain: Chain, account: Account) -> dict[str, Any]:
         "freeNetLimit": chain.params.free_net_limit,
         "EnergyUsed": recovered(account.energy_used, account.energy_time, now, window),
         "EnergyLimit": chain.energy_limit(account),
+        # The network's energy per staked TRX is TotalEnergyLimit / TotalEnergyWeight (TRX):
+        # mainnet's daily limit, and a weight that gives the devnet's energy_per_trx.
+        "TotalEnergyLimit": TOTAL_ENERGY_LIMIT,
+        "TotalEnergyWeight": TOTAL_ENERGY_LIMIT // chain.params.energy_per_trx,
     }
     return {k: v for k, v in values.items() if v}
 
