@@ -12,7 +12,8 @@ from paywarden import __version__, demo
 from paywarden.audit.endpoints import router as audit_router
 from paywarden.checkout.endpoints import router as checkout_router
 from paywarden.config import Settings
-from paywarden.context import WorkerContext, database, gateway_context, network
+from paywarden.console import install_console
+from paywarden.context import WorkerContext, database, gateway_context, network, sweeper
 from paywarden.incidents.endpoints import router as incidents_router
 from paywarden.kit.errors import install_error_handlers
 from paywarden.kit.health import router as health_router
@@ -55,7 +56,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
                 await demo.seed(session, settings.var_dir, settings.public_base_url)
         if needs_bootstrap:
             _print_bootstrap_hint(settings)
-        worker_ctx = WorkerContext(db=db, gateway=app.state.gateway)
+        worker_ctx = WorkerContext(db=db, gateway=app.state.gateway, sweeper=sweeps)
         await top_up_address_pool(worker_ctx)  # addresses ready before the first order
         stop = asyncio.Event()
         worker = asyncio.create_task(run_loops(worker_ctx, stop)) if run_worker else None
@@ -78,6 +79,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.gateway = gateway_context(settings)
+    # Only a process running the loops reads the sweeper's keys (and checks them at start).
+    sweeps = sweeper(settings, app.state.gateway) if run_worker else None
     app.state.network = network(settings)
     install_error_handlers(app)
     app.include_router(health_router)
@@ -89,6 +92,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(wallet_router)
     app.include_router(payments_router)
     app.include_router(checkout_router)
+    install_console(app)  # the admin console under /admin
     if settings.tron_network == "devnet":
         mount_devnet(
             app,

@@ -11,7 +11,7 @@ from tronpy import Tron
 from tronpy.keys import PrivateKey
 
 from paywarden.tron.client import TronGridError
-from paywarden.tron.devnet.proto import encode_raw
+from paywarden.tron.proto import encode_raw
 from tests.tron.conftest import SUN, Devnet, trx_transfer
 
 ACTIVATION_FEE = 1_000_000 + 100_000  # the system contract's fee plus the bandwidth burn

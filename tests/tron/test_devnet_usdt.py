@@ -19,7 +19,7 @@ def address_of(key: PrivateKey) -> str:
 
 
 def hex20(address: str) -> str:
-    from paywarden.tron.devnet.crypto import to_raw
+    from paywarden.tron.crypto import to_raw
 
     return "0x" + to_raw(address)[1:].hex()
 

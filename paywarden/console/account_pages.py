@@ -1,0 +1,363 @@
+"""Operator pages: sessions, the audit log, changing one's password, and managing operators."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from paywarden.audit import service as audit
+from paywarden.audit.repository import AuditFilter
+from paywarden.audit.schemas import AuditEntryOut
+from paywarden.console.web import (
+    LOGIN_PATH,
+    ConsoleRoute,
+    Page,
+    SignedIn,
+    actor_of,
+    checked_form,
+    day_end,
+    day_or_none,
+    day_start,
+    parse_id,
+    redirect,
+    render,
+)
+from paywarden.kit.errors import NotFound
+from paywarden.kit.pagination import PageQuery
+from paywarden.kit.web import Session
+from paywarden.operators import service as operators
+from paywarden.operators.endpoints import _clear_cookie
+from paywarden.operators.errors import InvalidPassword, OperatorEmailTaken
+from paywarden.operators.schemas import (
+    OperatorCreateIn,
+    OperatorOut,
+    PasswordChangeIn,
+    SessionOut,
+)
+
+router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+
+# The actions the services write, offered as suggestions in the audit log's filter.
+KNOWN_ACTIONS = [
+    "auth.login",
+    "auth.login_failed",
+    "auth.logout",
+    "auth.totp_enroll",
+    "auth.password_change",
+    "auth.password_change_failed",
+    "session.revoke",
+    "operator.create",
+    "operator.delete",
+    "operator.reset_2fa",
+    "merchant.create",
+    "merchant.update",
+    "merchant.suspend",
+    "merchant.reactivate",
+    "merchant.rotate_api_key",
+    "order.retry_webhook",
+    "order.retry_sweep",
+]
+
+
+# Sessions
+
+
+@router.get("/sessions")
+async def sessions(request: Request, db: Session, me: SignedIn) -> Response:
+    rows = await operators.list_sessions(db, me)
+    items = [SessionOut.of(s, email, me.session.id) for s, email in rows]
+    notice = "The session is revoked." if request.query_params.get("done") == "revoked" else None
+    return render(
+        request,
+        "sessions.html",
+        {"title": "Sessions", "nav": "sessions", "sessions": items, "notice": notice},
+    )
+
+
+@router.get("/sessions/{session_id}/revoke")
+async def revoke_confirm(session_id: str, request: Request, me: SignedIn) -> Response:
+    sid = parse_id(session_id)
+    yours = sid == me.session.id
+    return render(
+        request,
+        "confirm.html",
+        {
+            "nav": "sessions",
+            "title": "Revoke this session?",
+            "question": "Revoke this session? Whoever uses it is signed out at once.",
+            "detail": "It is the session you are using now: you will be signed out."
+            if yours
+            else "",
+            "action": f"/admin/sessions/{sid}/revoke",
+            "button": "Revoke",
+            "cancel": "/admin/sessions",
+        },
+    )
+
+
+@router.post("/sessions/{session_id}/revoke")
+async def revoke(session_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+    await checked_form(request, me)
+    sid = parse_id(session_id)
+    await operators.revoke_session(db, me, sid, actor_of(request, me))
+    if sid == me.session.id:
+        response = redirect(f"{LOGIN_PATH}?signed_out=1")
+        _clear_cookie(request, response)
+        return response
+    return redirect("/admin/sessions?done=revoked")
+
+
+# Audit log
+
+
+@router.get("/audit")
+async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
+    q = request.query_params
+    values = {k: q.get(k, "").strip() for k in ("operator_id", "action", "from", "to")}
+    errors: list[str] = []
+    operator_id: uuid.UUID | None = None
+    if values["operator_id"]:
+        try:
+            operator_id = uuid.UUID(values["operator_id"])
+        except ValueError:
+            errors.append("Unknown operator.")
+    since, until = day_or_none(values["from"]), day_or_none(values["to"])
+    if values["from"] and since is None:
+        errors.append("“From” must be a date.")
+    if values["to"] and until is None:
+        errors.append("“To” must be a date.")
+    try:
+        paging = PageQuery.model_validate({"page": q.get("page", "1"), "limit": 50})
+    except ValidationError:
+        paging = PageQuery(page=1, limit=50)
+    f = AuditFilter(
+        operator_id=operator_id,
+        action=values["action"][:64] or None,
+        since=day_start(since),
+        until=day_end(until),
+    )
+    page = await audit.search(db, f, paging)
+    pagination = page.pagination()
+    kept = {k: v for k, v in values.items() if v}
+
+    def page_url(n: int) -> str:
+        return "/admin/audit?" + urlencode({**kept, "page": n})
+
+    return render(
+        request,
+        "audit.html",
+        {
+            "title": "Audit log",
+            "nav": "audit",
+            "entries": [AuditEntryOut.of(e) for e in page.items],
+            "pagination": pagination,
+            "prev_url": page_url(pagination.page - 1) if pagination.page > 1 else None,
+            "next_url": page_url(pagination.page + 1)
+            if pagination.page < pagination.total_pages
+            else None,
+            "values": values,
+            "errors": errors,
+            "operators": await operators.list_operators(db),
+            "actions": KNOWN_ACTIONS,
+            "filtered": bool(kept),
+        },
+    )
+
+
+# Change password
+
+
+def _password_page(
+    request: Request, *, error: str | None = None, notice: str | None = None, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "password.html",
+        {"title": "Change password", "nav": "password", "error": error, "notice": notice},
+        status_code=status_code,
+    )
+
+
+@router.get("/password")
+async def password_form(request: Request, me: SignedIn) -> Response:
+    return _password_page(request)
+
+
+@router.post("/password")
+async def change_password(request: Request, db: Session, me: SignedIn) -> Response:
+    form = await checked_form(request, me)
+    new = form.get("new_password", "")
+    if new != form.get("confirm_password", ""):
+        raise Page(_password_page(request, error="The new passwords differ.", status_code=400))
+    try:
+        body = PasswordChangeIn.model_validate(
+            {"current_password": form.get("current_password", ""), "new_password": new}
+        )
+    except ValidationError as exc:
+        page = _password_page(
+            request, error="The new password needs at least 12 characters.", status_code=400
+        )
+        raise Page(page) from exc
+    try:
+        ended = await operators.change_password(
+            db,
+            request.app.state.auth,
+            me,
+            current=body.current_password,
+            new=body.new_password,
+            actor=actor_of(request, me),
+        )
+    except InvalidPassword as exc:
+        page = _password_page(request, error="The current password is wrong.", status_code=401)
+        raise Page(page, keep_changes=True) from exc
+    others = f" {ended} other session{'s' * (ended != 1)} ended." if ended else ""
+    return _password_page(request, notice=f"Your password is changed.{others}")
+
+
+# Operators (super_admin reads; the primary adds, removes and resets 2FA, as the API says)
+
+OPERATOR_NOTICES = {
+    "created": "The operator is added. They set up 2FA at their first sign-in.",
+    "removed": "The operator is removed and signed out.",
+    "reset": "2FA is cleared: they set it up again at their next sign-in, and are signed out.",
+}
+
+
+def _operators_page(
+    request: Request,
+    rows: list[OperatorOut],
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "operators.html",
+        {
+            "title": "Operators",
+            "nav": "operators",
+            "operators": rows,
+            "values": values or {"role": "operator"},
+            "errors": errors or {},
+            "notice": OPERATOR_NOTICES.get(request.query_params.get("done", "")),
+        },
+        status_code=status_code,
+    )
+
+
+async def _operator_rows(db: Session) -> list[OperatorOut]:
+    return [OperatorOut.of(o) for o in await operators.list_operators(db)]
+
+
+@router.get("/operators")
+async def operator_list(request: Request, db: Session, me: SignedIn) -> Response:
+    operators.require_super_admin(me)
+    return _operators_page(request, await _operator_rows(db))
+
+
+@router.post("/operators")
+async def operator_create(request: Request, db: Session, me: SignedIn) -> Response:
+    operators.require_primary(me)
+    form = await checked_form(request, me)
+    values = {"email": form.get("email", "").strip(), "role": form.get("role", "operator")}
+    try:
+        body = OperatorCreateIn.model_validate({**values, "password": form.get("password", "")})
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err.get("loc") else "form"
+            errors.setdefault(field, str(err["msg"]).removeprefix("value is not a valid email "))
+        page = _operators_page(
+            request, await _operator_rows(db), values=values, errors=errors, status_code=400
+        )
+        raise Page(page) from exc
+    try:
+        await operators.create_operator(
+            db,
+            email=body.email,
+            password=body.password,
+            role=body.role,
+            actor=actor_of(request, me),
+        )
+    except OperatorEmailTaken as exc:
+        page = _operators_page(
+            request,
+            await _operator_rows(db),
+            values=values,
+            errors={"email": exc.message},
+            status_code=409,
+        )
+        raise Page(page) from exc
+    return redirect("/admin/operators?done=created")
+
+
+async def _operator(db: Session, operator_id: str) -> OperatorOut:
+    for row in await _operator_rows(db):
+        if row.id == parse_id(operator_id):
+            return row
+    raise NotFound("Operator not found")
+
+
+@router.get("/operators/{operator_id}/remove")
+async def operator_remove_confirm(
+    operator_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    operators.require_primary(me)
+    o = await _operator(db, operator_id)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "nav": "operators",
+            "title": f"Remove {o.email}?",
+            "question": f"Remove {o.email}? They are signed out at once and can no longer sign in.",
+            "detail": "Their entries stay in the audit log.",
+            "action": f"/admin/operators/{o.id}/remove",
+            "button": "Remove",
+            "cancel": "/admin/operators",
+        },
+    )
+
+
+@router.post("/operators/{operator_id}/remove")
+async def operator_remove(
+    operator_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    operators.require_primary(me)
+    await checked_form(request, me)
+    await operators.delete_operator(db, parse_id(operator_id), actor_of(request, me))
+    return redirect("/admin/operators?done=removed")
+
+
+@router.get("/operators/{operator_id}/reset-2fa")
+async def operator_reset_confirm(
+    operator_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    operators.require_primary(me)
+    o = await _operator(db, operator_id)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "nav": "operators",
+            "title": f"Reset 2FA of {o.email}?",
+            "question": f"Clear the 2FA of {o.email}? Their backup codes stop working and their "
+            "sessions end; they scan a new QR code at their next sign-in.",
+            "detail": "",
+            "action": f"/admin/operators/{o.id}/reset-2fa",
+            "button": "Reset 2FA",
+            "cancel": "/admin/operators",
+        },
+    )
+
+
+@router.post("/operators/{operator_id}/reset-2fa")
+async def operator_reset(operator_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+    operators.require_primary(me)
+    await checked_form(request, me)
+    await operators.reset_2fa(db, parse_id(operator_id), actor_of(request, me))
+    return redirect("/admin/operators?done=reset")

@@ -1,0 +1,482 @@
+"""Gateway pages: dashboard, merchants, orders, incidents, wallet, on the admin API's services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from paywarden.console.charts import revenue_chart
+from paywarden.console.web import (
+    ConsoleRoute,
+    Page,
+    SignedIn,
+    actor_of,
+    checked_form,
+    day_end,
+    day_or_none,
+    day_start,
+    parse_id,
+    redirect,
+    render,
+)
+from paywarden.incidents import service as incidents
+from paywarden.incidents.schemas import IncidentOut
+from paywarden.kit.logging import get_logger
+from paywarden.kit.pagination import PageQuery
+from paywarden.kit.web import Session
+from paywarden.merchants import service as merchants
+from paywarden.merchants.errors import MerchantNameTaken
+from paywarden.merchants.schemas import (
+    MerchantCreateIn,
+    MerchantListItem,
+    MerchantOut,
+    MerchantStatsOut,
+    MerchantUpdateIn,
+)
+from paywarden.orders import service as orders
+from paywarden.orders.admin_endpoints import daily_revenue, dashboard_stats, order_detail
+from paywarden.orders.repository import OrderFilter
+from paywarden.orders.schemas import AdminOrderOut, PaymentOut, RetryWebhookIn
+from paywarden.orders.service import WEBHOOK_RETRYABLE
+
+log = get_logger(__name__)
+
+router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+
+NOTICES = {
+    "updated": "Saved.",
+    "suspended": "The merchant is suspended: it can read its orders but not create new ones.",
+    "reactivated": "The merchant is active again.",
+}
+
+
+# Dashboard
+
+
+@router.get("")
+async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
+    stats = await dashboard_stats(request, db, me)
+    daily = await daily_revenue(request, db, me)
+    latest = [IncidentOut.of(r) for r in await incidents.latest(db)]
+    wallet, wallet_error = await _wallet(request, db, me)
+    chart = revenue_chart([(d.date, d.total_received) for d in daily])
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "title": "Dashboard",
+            "nav": "dashboard",
+            "stats": stats,
+            "chart": chart,
+            "incidents": latest,
+            "wallet": wallet,
+            "wallet_error": wallet_error,
+        },
+    )
+
+
+async def _wallet(request: Request, db: Session, me: SignedIn) -> tuple[Any, str | None]:
+    """What GET /api/v1/admin/wallet answers, or why it could not be read."""
+    from paywarden.sweeps.endpoints import wallet
+
+    try:
+        return await wallet(request, db, me), None
+    except Exception as exc:  # a TronGrid outage must not take the dashboard down
+        log.warning("console_wallet_unavailable", error_type=type(exc).__name__)
+        return None, "The hot wallet could not be read just now."
+
+
+# Merchants
+
+
+@router.get("/merchants")
+async def merchant_list(request: Request, db: Session, me: SignedIn) -> Response:
+    rows = await merchants.list_all(db)
+    items = [MerchantListItem(**MerchantOut.of(m).model_dump(), order_count=n) for m, n in rows]
+    return render(
+        request, "merchants.html", {"title": "Merchants", "nav": "merchants", "merchants": items}
+    )
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err.get("loc") else "form"
+        out.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
+    return out
+
+
+def _merchant_form(
+    request: Request,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    merchant: MerchantOut | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "merchant_form.html",
+        {
+            "title": f"Edit {merchant.name}" if merchant else "New merchant",
+            "nav": "merchants",
+            "values": values,
+            "errors": errors,
+            "merchant": merchant,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/merchants/new")
+async def merchant_new(request: Request, me: SignedIn) -> Response:
+    return _merchant_form(request, values={}, errors={})
+
+
+@router.post("/merchants/new")
+async def merchant_create(request: Request, db: Session, me: SignedIn) -> Response:
+    form = await checked_form(request, me)
+    values = {k: form.get(k, "").strip() for k in ("name", "webhook_url")}
+    values["webhook_secret"] = form.get("webhook_secret", "")
+    try:
+        body = MerchantCreateIn.model_validate(
+            {**values, "webhook_url": values["webhook_url"] or None}
+        )
+    except ValidationError as exc:
+        raise Page(
+            _merchant_form(request, values=values, errors=_errors(exc), status_code=400)
+        ) from exc
+    try:
+        made = await merchants.create(
+            db,
+            name=body.name,
+            webhook_secret=body.webhook_secret,
+            webhook_url=body.webhook_url,
+            actor=actor_of(request, me),
+        )
+    except MerchantNameTaken as exc:
+        page = _merchant_form(request, values=values, errors={"name": exc.message}, status_code=409)
+        raise Page(page) from exc
+    return _key_page(request, MerchantOut.of(made.merchant), made.api_key, created=True)
+
+
+def _key_page(request: Request, merchant: MerchantOut, api_key: str, *, created: bool) -> Response:
+    return render(
+        request,
+        "merchant_key.html",
+        {
+            "title": "API key",
+            "nav": "merchants",
+            "merchant": merchant,
+            "api_key": api_key,
+            "created": created,
+        },
+    )
+
+
+@router.get("/merchants/{merchant_id}")
+async def merchant_detail(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    d = await merchants.detail(db, parse_id(merchant_id))
+    base = request.app.state.settings.public_base_url
+    return render(
+        request,
+        "merchant_detail.html",
+        {
+            "title": d.merchant.name,
+            "nav": "merchants",
+            "merchant": MerchantOut.of(d.merchant),
+            "stats": MerchantStatsOut.of(d.stats),
+            "orders": [PaymentOut.of(o, base) for o in d.recent_orders],
+            "incidents": [IncidentOut.of(r) for r in d.recent_incidents],
+            "notice": NOTICES.get(request.query_params.get("done", "")),
+        },
+    )
+
+
+@router.get("/merchants/{merchant_id}/edit")
+async def merchant_edit(merchant_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+    merchant = MerchantOut.of(await merchants.get(db, parse_id(merchant_id)))
+    values = {"name": merchant.name, "webhook_url": merchant.webhook_url or ""}
+    return _merchant_form(request, values=values, errors={}, merchant=merchant)
+
+
+@router.post("/merchants/{merchant_id}/edit")
+async def merchant_update(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    form = await checked_form(request, me)
+    current = MerchantOut.of(await merchants.get(db, parse_id(merchant_id)))
+    values = {k: form.get(k, "").strip() for k in ("name", "webhook_url")}
+    secret = form.get("webhook_secret", "")
+    changes: dict[str, Any] = {}
+    if values["name"] != current.name:
+        changes["name"] = values["name"]
+    if (values["webhook_url"] or None) != current.webhook_url:
+        changes["webhook_url"] = values["webhook_url"] or None
+    if secret:
+        changes["webhook_secret"] = secret
+    if not changes:
+        return redirect(f"/admin/merchants/{current.id}")
+    try:
+        body = MerchantUpdateIn.model_validate(changes)
+    except ValidationError as exc:
+        page = _merchant_form(
+            request, values=values, errors=_errors(exc), merchant=current, status_code=400
+        )
+        raise Page(page) from exc
+    try:
+        await merchants.update(
+            db,
+            current.id,
+            {f: getattr(body, f) for f in body.model_fields_set},
+            actor_of(request, me),
+        )
+    except MerchantNameTaken as exc:
+        page = _merchant_form(
+            request, values=values, errors={"name": exc.message}, merchant=current, status_code=409
+        )
+        raise Page(page) from exc
+    return redirect(f"/admin/merchants/{current.id}?done=updated")
+
+
+def _confirm(request: Request, **context: Any) -> Response:
+    return render(request, "confirm.html", {"nav": context.pop("nav", ""), **context})
+
+
+@router.get("/merchants/{merchant_id}/suspend")
+async def merchant_suspend_confirm(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    m = await merchants.get(db, parse_id(merchant_id))
+    return _confirm(
+        request,
+        nav="merchants",
+        title=f"Suspend {m.name}?",
+        question=f"Suspend {m.name}? It will not be able to create new orders.",
+        detail="Its open orders go on, and it can still read its orders. You can reactivate it.",
+        action=f"/admin/merchants/{m.id}/suspend",
+        button="Suspend",
+        cancel=f"/admin/merchants/{m.id}",
+    )
+
+
+@router.post("/merchants/{merchant_id}/suspend")
+async def merchant_suspend(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    m = await merchants.update(
+        db, parse_id(merchant_id), {"is_active": False}, actor_of(request, me)
+    )
+    return redirect(f"/admin/merchants/{m.id}?done=suspended")
+
+
+@router.post("/merchants/{merchant_id}/reactivate")
+async def merchant_reactivate(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    m = await merchants.update(
+        db, parse_id(merchant_id), {"is_active": True}, actor_of(request, me)
+    )
+    return redirect(f"/admin/merchants/{m.id}?done=reactivated")
+
+
+@router.get("/merchants/{merchant_id}/rotate-key")
+async def merchant_rotate_confirm(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    m = await merchants.get(db, parse_id(merchant_id))
+    return _confirm(
+        request,
+        nav="merchants",
+        title=f"Rotate the API key of {m.name}?",
+        question=f"Make a new API key for {m.name}? The current key "
+        f"({m.api_key_prefix}…) stops working at once.",
+        detail="The new key is shown once, on the next page.",
+        action=f"/admin/merchants/{m.id}/rotate-key",
+        button="Rotate the key",
+        cancel=f"/admin/merchants/{m.id}",
+    )
+
+
+@router.post("/merchants/{merchant_id}/rotate-key")
+async def merchant_rotate(
+    merchant_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    made = await merchants.rotate_api_key(db, parse_id(merchant_id), actor_of(request, me))
+    return _key_page(request, MerchantOut.of(made.merchant), made.api_key, created=False)
+
+
+# Incidents and the wallet
+
+
+@router.get("/incidents")
+async def incident_list(request: Request, db: Session, me: SignedIn) -> Response:
+    latest = [IncidentOut.of(r) for r in await incidents.latest(db, limit=50)]
+    return render(
+        request, "incidents.html", {"title": "Incidents", "nav": "incidents", "incidents": latest}
+    )
+
+
+@router.get("/wallet")
+async def wallet_page(request: Request, db: Session, me: SignedIn) -> Response:
+    wallet, error = await _wallet(request, db, me)
+    return render(
+        request,
+        "wallet.html",
+        {"title": "Wallet", "nav": "wallet", "wallet": wallet, "wallet_error": error},
+    )
+
+
+# Orders
+
+ORDER_STATUSES = ["pending", "confirming", "confirmed", "completed", "callback_failed", "expired"]
+ORDERS_PER_PAGE = 25
+
+
+@router.get("/orders")
+async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
+    q = request.query_params
+    values = {k: q.get(k, "").strip() for k in ("status", "merchant_id", "from", "to")}
+    errors: list[str] = []
+    merchant_id: uuid.UUID | None = None
+    if values["merchant_id"]:
+        try:
+            merchant_id = uuid.UUID(values["merchant_id"])
+        except ValueError:
+            errors.append("Unknown merchant.")
+    status = values["status"] if values["status"] in ORDER_STATUSES else None
+    if values["status"] and status is None:
+        errors.append("Unknown status.")
+    since, until = day_or_none(values["from"]), day_or_none(values["to"])
+    if values["from"] and since is None:
+        errors.append("“From” must be a date.")
+    if values["to"] and until is None:
+        errors.append("“To” must be a date.")
+    try:
+        paging = PageQuery.model_validate({"page": q.get("page", "1"), "limit": ORDERS_PER_PAGE})
+    except ValidationError:
+        paging = PageQuery(page=1, limit=ORDERS_PER_PAGE)
+    f = OrderFilter(
+        merchant_id=merchant_id,
+        status=status,
+        since=day_start(since),
+        until=day_end(until),
+    )
+    page = await orders.search(db, f, paging)
+    pagination = page.pagination()
+    kept = {k: v for k, v in values.items() if v}
+
+    def page_url(n: int) -> str:
+        return "/admin/orders?" + urlencode({**kept, "page": n})
+
+    return render(
+        request,
+        "orders.html",
+        {
+            "title": "Orders",
+            "nav": "orders",
+            "orders": [AdminOrderOut.of(o, name) for o, name in page.items],
+            "pagination": pagination,
+            "prev_url": page_url(pagination.page - 1) if pagination.page > 1 else None,
+            "next_url": page_url(pagination.page + 1)
+            if pagination.page < pagination.total_pages
+            else None,
+            "values": values,
+            "errors": errors,
+            "statuses": ORDER_STATUSES,
+            "merchants": [MerchantOut.of(m) for m, _ in await merchants.list_all(db)],
+            "filtered": bool(kept),
+        },
+    )
+
+
+ORDER_NOTICES = {
+    "webhook": "The webhook is queued again; its attempts show below.",
+    "sweep": "The sweep is queued again.",
+}
+
+
+async def _order_page(
+    request: Request,
+    db: Session,
+    me: SignedIn,
+    order_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    callback_url: str = "",
+    status_code: int = 200,
+) -> Response:
+    detail = await order_detail(order_id, request, db, me)
+    # Poll while something is still to happen: the payment, its finality, a webhook in flight.
+    live = detail.order.status in ("pending", "confirming", "confirmed") or any(
+        d.status in ("pending", "delivering") for w in detail.webhooks for d in w.deliveries
+    )
+    return render(
+        request,
+        "order_detail.html",
+        {
+            "title": f"Order {detail.order.external_id}",
+            "nav": "orders",
+            "d": detail,
+            "notice": ORDER_NOTICES.get(request.query_params.get("done", "")),
+            "error": error,
+            "callback_url": callback_url,
+            "retryable": detail.order.status in WEBHOOK_RETRYABLE,
+            "live": live,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/orders/{order_id}")
+async def order_page(order_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+    return await _order_page(request, db, me, parse_id(order_id))
+
+
+@router.post("/orders/{order_id}/retry-webhook")
+async def order_retry_webhook(
+    order_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    form = await checked_form(request, me)
+    oid = parse_id(order_id)
+    url = form.get("callback_url", "").strip()
+    try:
+        parsed = RetryWebhookIn.model_validate({"callback_url": url or None})
+    except ValidationError as exc:
+        page = await _order_page(
+            request,
+            db,
+            me,
+            oid,
+            error="The one-time URL must be a valid http(s) URL.",
+            callback_url=url,
+            status_code=400,
+        )
+        raise Page(page) from exc
+    await orders.request_webhook_retry(
+        db,
+        oid,
+        parsed.callback_url,
+        actor_of(request, me),
+        base_url=request.app.state.settings.public_base_url,
+    )
+    return redirect(f"/admin/orders/{oid}?done=webhook")
+
+
+@router.post("/orders/{order_id}/retry-sweep")
+async def order_retry_sweep(order_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+    await checked_form(request, me)
+    oid = parse_id(order_id)
+    await orders.request_sweep_retry(
+        db, oid, sweep_enabled=request.app.state.settings.sweep_enabled, actor=actor_of(request, me)
+    )
+    return redirect(f"/admin/orders/{oid}?done=sweep")

@@ -1,0 +1,317 @@
+"""Console plumbing: templates, the HTML response with its CSP, sign-in state, CSRF, errors.
+
+The console is the admin API's twin for browsers: it reads the same `admin_token` cookie,
+calls the same services (so every action is audited the same way), and renders HTML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from paywarden.audit.context import Actor
+from paywarden.kit.errors import AppError, NotFound
+from paywarden.kit.logging import get_logger
+from paywarden.kit.web import DbRoute, Session, client_ip, user_agent
+from paywarden.operators import service as operators
+from paywarden.operators.errors import AdminTokenInvalid, AdminUnauthorized
+from paywarden.operators.service import Principal
+from paywarden.operators.tokens import COOKIE_NAME
+
+log = get_logger(__name__)
+
+PREFIX = "/admin"
+LOGIN_PATH = f"{PREFIX}/login"
+# Before sign-in there is no session to bind a CSRF token to: a random cookie stands in for it.
+PRE_SESSION_COOKIE = "console_csrf"
+CSRF_FIELD = "csrf_token"
+
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def usdt(value: str | None, asset: str = "USDT") -> str:
+    """An API money string (`"3820.500000"`) with thousands separators: `3,820.500000 USDT`."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return value
+    decimals = len(value.split(".", 1)[1]) if "." in value else 0
+    return f"{amount:,.{decimals}f} {asset}".strip()
+
+
+def when(value: str | None) -> Markup:
+    """An ISO time in a <time> element; the page's script shows it in the browser's zone."""
+    if not value:
+        return Markup("—")
+    return Markup('<time datetime="{0}">{1}</time>').format(
+        value, value[:19].replace("T", " ") + " UTC"
+    )
+
+
+templates.filters["usdt"] = usdt
+templates.filters["when"] = when
+
+
+class Page(AppError):
+    """An HTML answer in place of an error: the DbRoute commits or rolls back as the original
+    error said, then the console shows this page (e.g. the sign-in form with its error)."""
+
+    def __init__(self, response: Response, *, keep_changes: bool = False) -> None:
+        super().__init__("console page")
+        self.response = response
+        self.keep_changes = keep_changes
+
+
+class CsrfRefused(AppError):
+    status = 403
+    code = "CSRF_REFUSED"
+    message = (
+        "This form has expired or did not come from this console. Reload the page and try again."
+    )
+
+
+class ConsoleRoute(DbRoute):
+    """A DbRoute whose errors become pages: sign-in redirects, 403/404 pages, form errors."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def console(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Page as page:
+                return page.response
+            except (AdminUnauthorized, AdminTokenInvalid):
+                target = request.url.path
+                if request.url.query:
+                    target += "?" + request.url.query
+                where = LOGIN_PATH if request.method != "GET" else login_url(target)
+                response = RedirectResponse(where, status_code=303)
+                if request.cookies.get(COOKIE_NAME):
+                    response.delete_cookie(COOKIE_NAME, path="/")
+                return response
+            except AppError as exc:
+                return error_page(request, exc.status, exc.message, headers=exc.headers)
+            except RequestValidationError:
+                return error_page(request, 400, "The request was not understood.")
+
+        return console
+
+
+def login_url(next_path: str | None = None) -> str:
+    if next_path and next_path.startswith(PREFIX) and next_path != LOGIN_PATH:
+        return f"{LOGIN_PATH}?next={quote(next_path, safe='/')}"
+    return LOGIN_PATH
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after sign-in: only a console path, never another site."""
+    if (
+        value
+        and value.startswith(PREFIX + "/")
+        and not value.startswith("//")
+        and "\\" not in value
+    ):
+        return value
+    return PREFIX
+
+
+# Rendering
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(18)
+    values: dict[str, Any] = {
+        "nonce": nonce,
+        "me": None,
+        "csrf": "",
+        "nav": "",
+        "title": "",
+        "prefix": PREFIX,
+        "path": request.url.path,
+    }
+    me = getattr(request.state, "console_me", None)
+    if me is not None:
+        values["me"] = me
+        values["csrf"] = _mac(request, "session", str(me.session_id))
+    values.update(context or {})
+    body = templates.get_template(template).render(**values)
+    csp = (
+        "default-src 'none'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self'; "
+        "img-src 'self' data:; "
+        "connect-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    all_headers = {
+        "Content-Security-Policy": csp,
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        **(headers or {}),
+    }
+    return HTMLResponse(body, status_code=status_code, headers=all_headers)
+
+
+def error_page(
+    request: Request, status: int, message: str, *, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 429: "Too many tries"}
+    return render(
+        request,
+        "error.html",
+        {"status": status, "message": message, "title": titles.get(status, "Something went wrong")},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# Who is signed in
+
+
+@dataclass(frozen=True)
+class Me:
+    id: uuid.UUID
+    email: str
+    role: str
+    is_primary: bool
+    session_id: uuid.UUID
+
+
+async def _signed_in(request: Request, db: Session) -> Principal:
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        raise AdminUnauthorized()
+    principal = await operators.authenticate(db, request.app.state.auth, token)
+    # Plain values for the layout: an error page renders after the session has rolled back.
+    o = principal.operator
+    request.state.console_me = Me(o.id, o.email, o.role, o.is_primary, principal.session.id)
+    return principal
+
+
+async def _maybe_signed_in(request: Request, db: Session) -> Principal | None:
+    try:
+        return await _signed_in(request, db)
+    except (AdminUnauthorized, AdminTokenInvalid):
+        return None
+
+
+SignedIn = Annotated[Principal, Depends(_signed_in)]
+MaybeSignedIn = Annotated[Principal | None, Depends(_maybe_signed_in)]
+
+
+def actor_of(request: Request, principal: Principal) -> Actor:
+    return principal.actor(client_ip(request), user_agent(request))
+
+
+def anonymous(request: Request) -> Actor:
+    return Actor("anonymous", None, client_ip(request), user_agent(request))
+
+
+# CSRF: an HMAC of the session id (signed in), or of a random pre-session cookie (signing in)
+
+
+def _mac(request: Request, purpose: str, value: str) -> str:
+    key = request.app.state.auth.signing_key.encode()
+    return hmac.new(key, f"console-csrf:{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request, principal: Principal) -> str:
+    return _mac(request, "session", str(principal.session.id))
+
+
+def pre_session_token(request: Request, cookie_value: str) -> str:
+    return _mac(request, "login", cookie_value)
+
+
+def new_pre_session_cookie() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def checked_form(request: Request, principal: Principal) -> dict[str, str]:
+    """The posted form, once its CSRF token is this session's (compared in constant time)."""
+    form = await form_of(request)
+    given = form.get(CSRF_FIELD, "")
+    if not given or not hmac.compare_digest(given, csrf_token(request, principal)):
+        raise CsrfRefused()
+    return form
+
+
+async def checked_pre_session_form(request: Request) -> dict[str, str]:
+    form = await form_of(request)
+    cookie = request.cookies.get(PRE_SESSION_COOKIE, "")
+    given = form.get(CSRF_FIELD, "")
+    if (
+        not cookie
+        or not given
+        or not hmac.compare_digest(given, pre_session_token(request, cookie))
+    ):
+        raise CsrfRefused()
+    return form
+
+
+def parse_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound() from None
+
+
+# Date filters: a day in the form is a whole UTC day
+
+
+def day_or_none(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def day_start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min, UTC) if day else None
+
+
+def day_end(day: date | None) -> datetime | None:
+    return (
+        datetime.combine(day, time.min, UTC) + timedelta(days=1, microseconds=-1) if day else None
+    )
