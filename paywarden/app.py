@@ -28,6 +28,8 @@ from paywarden.operators import service as operators
 from paywarden.operators.endpoints import router as operators_router
 from paywarden.orders.admin_endpoints import router as orders_admin_router
 from paywarden.orders.endpoints import router as payments_router
+from paywarden.plans.endpoints import router as plans_router
+from paywarden.support.endpoints import router as support_router
 from paywarden.sweeps.endpoints import router as wallet_router
 from paywarden.tron.devnet import mount_devnet
 from paywarden.worker import run_loops, top_up_address_pool
@@ -90,6 +92,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(orders_admin_router)
     app.include_router(incidents_router)
     app.include_router(wallet_router)
+    app.include_router(plans_router)
+    app.include_router(support_router)
     app.include_router(payments_router)
     app.include_router(checkout_router)
     install_console(app)  # the admin console under /admin

@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 operator_app = typer.Typer(help="Operator accounts (for a host whose operators are locked out).")
 app.add_typer(operator_app, name="operator")
+ledger_app = typer.Typer(help="The wallets' double-entry ledger.")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _settings() -> Settings:
@@ -217,6 +219,44 @@ def operator_reset_2fa(email: Annotated[str, typer.Option(help="The operator's e
 
     _run_or_exit(main())
     typer.echo(f"2FA cleared for {email}; they enroll again at the next sign-in")
+
+
+@ledger_app.command("check")
+def ledger_check(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Rebuild differing cached balances (audited as `cli`)")
+    ] = False,
+) -> None:
+    """Recompute every balance from the postings and check every transaction sums to zero.
+
+    Prints each difference and exits 1 on any (0 when the ledger is consistent). With --fix the
+    cached balances are rebuilt from the postings; transactions are append-only and never fixed.
+    """
+    from paywarden.wallets import service as wallets
+
+    settings = _settings()
+
+    async def main() -> bool:
+        db = database(settings)
+        try:
+            async with db.transaction() as session:
+                report = await wallets.check(session)
+            for line in report.lines():
+                typer.echo(line)
+            if fix and report.balances:
+                async with db.transaction() as session:
+                    fixed = await wallets.rebuild_balances(session, CLI)
+                typer.echo(f"rebuilt {len(fixed)} cached balance(s) from the postings")
+                async with db.transaction() as session:
+                    report = await wallets.check(session)
+            return report.ok
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(main()):
+        typer.echo("ledger check: differences found", err=True)
+        raise typer.Exit(1)
+    typer.echo("ledger check: every balance equals its postings; every transaction sums to zero")
 
 
 def _run_or_exit(coro: object) -> None:

@@ -25,6 +25,10 @@ FORBIDDEN_FOR = {
     ("POST", "/api/v1/admin/operators"): {"operator", "super_admin"},
     ("DELETE", "/api/v1/admin/operators/{operator_id}"): {"operator", "super_admin"},
     ("POST", "/api/v1/admin/operators/{operator_id}/reset-2fa"): {"operator", "super_admin"},
+    # Prices and the rate are what clients pay: a super_admin sets them.
+    ("POST", "/api/v1/admin/plans"): {"operator"},
+    ("PUT", "/api/v1/admin/plans/{plan_id}"): {"operator"},
+    ("PUT", "/api/v1/admin/fx-rate"): {"operator"},
 }
 # Open to every signed-in operator.
 ANY_OPERATOR = {
@@ -47,6 +51,10 @@ ANY_OPERATOR = {
     ("GET", "/api/v1/admin/orders/{order_id}"),
     ("POST", "/api/v1/admin/orders/{order_id}/retry-webhook"),
     ("POST", "/api/v1/admin/orders/{order_id}/retry-sweep"),
+    ("GET", "/api/v1/admin/plans"),
+    ("GET", "/api/v1/admin/fx-rate"),
+    ("GET", "/api/v1/admin/support-settings"),
+    ("PUT", "/api/v1/admin/support-settings"),
 }
 
 

@@ -4,10 +4,14 @@ from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
 from paywarden.models.base import Base
 from paywarden.models.chain import ChainTransfer, ScannerState
+from paywarden.models.clients import Client
 from paywarden.models.incidents import Incident
+from paywarden.models.ledger import LedgerAccount, LedgerHold, LedgerPosting, LedgerTransaction
 from paywarden.models.merchants import Merchant
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
 from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
+from paywarden.models.plans import FxRate, Plan
+from paywarden.models.support import SupportSettings
 from paywarden.models.sweeps import HotWallet, Sweep
 from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
@@ -16,16 +20,24 @@ __all__ = [
     "BackupCode",
     "Base",
     "ChainTransfer",
+    "Client",
     "DepositAddress",
+    "FxRate",
     "HotWallet",
     "Incident",
+    "LedgerAccount",
+    "LedgerHold",
+    "LedgerPosting",
+    "LedgerTransaction",
     "Merchant",
     "Operator",
     "OperatorSession",
     "Order",
     "OrderDailyStats",
     "OrderEvent",
+    "Plan",
     "ScannerState",
+    "SupportSettings",
     "Sweep",
     "TotpEnrollment",
     "WebhookAttempt",

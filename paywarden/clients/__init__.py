@@ -1,0 +1,1 @@
+"""Clients of the cards product (bot users and web sign-ups)."""

@@ -1,0 +1,72 @@
+"""Client rules: who a client is (`tg_<id>` or `web_<id>`), created or refreshed on sight,
+and the one check every changing action makes: a banned client can read but change nothing."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.clients import repository as repo
+from paywarden.clients.errors import ClientBanned, ClientNotFound, InvalidExternalUserId
+from paywarden.kit.time import utcnow
+from paywarden.models import Client
+from paywarden.models.clients import ACTIVE, BANNED
+
+EXTERNAL_USER_ID = re.compile(r"^(tg_[1-9][0-9]{0,19}|web_[A-Za-z0-9_-]{1,64})$")
+
+
+def check_external_user_id(external_user_id: str) -> str:
+    if not isinstance(external_user_id, str) or not EXTERNAL_USER_ID.match(external_user_id):
+        raise InvalidExternalUserId()
+    return external_user_id
+
+
+async def upsert_client(
+    session: AsyncSession,
+    external_user_id: str,
+    *,
+    display_name: str | None = None,
+    username: str | None = None,
+    language: str | None = None,
+) -> Client:
+    """Create the client on first sight, else refresh the given profile fields and last active.
+
+    Fields given as None are left as they are. A banned client is refreshed too (it may read).
+    """
+    check_external_user_id(external_user_id)
+    now = utcnow()
+    profile = {"display_name": display_name, "username": username, "language": language}
+    changes = {k: v for k, v in profile.items() if v is not None}
+    values = {
+        "id": uuid.uuid4(),
+        "external_user_id": external_user_id,
+        **profile,
+        "status": ACTIVE,
+        "can_create_cards": True,
+        "created_at": now,
+        "last_active_at": now,
+    }
+    return await repo.upsert(session, values, changes, now)
+
+
+async def get(session: AsyncSession, client_id: uuid.UUID) -> Client:
+    client = await repo.get(session, client_id)
+    if client is None:
+        raise ClientNotFound()
+    return client
+
+
+async def by_external_id(session: AsyncSession, external_user_id: str) -> Client:
+    client = await repo.by_external_id(session, external_user_id)
+    if client is None:
+        raise ClientNotFound()
+    return client
+
+
+def ensure_can_change(client: Client) -> Client:
+    """Every changing action of a client calls this first: 403 CLIENT_BANNED when banned."""
+    if client.status == BANNED:
+        raise ClientBanned()
+    return client

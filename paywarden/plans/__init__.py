@@ -1,0 +1,1 @@
+"""Plans (the seed's tariffs) and the operators' EUR/USD rate."""

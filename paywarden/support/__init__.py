@@ -1,0 +1,1 @@
+"""Support settings: the contact, hours and reply times clients see."""

@@ -1,0 +1,3 @@
+from tests.wallets.conftest import ledger
+
+__all__ = ["ledger"]
