@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -32,6 +33,10 @@ from paywarden.plans.endpoints import router as plans_router
 from paywarden.support.endpoints import router as support_router
 from paywarden.sweeps.endpoints import router as wallet_router
 from paywarden.tron.devnet import mount_devnet
+from paywarden.web_users import service as web_users
+from paywarden.web_users.admin_endpoints import router as web_users_admin_router
+from paywarden.web_users.endpoints import router as web_users_router
+from paywarden.web_users.mailer import Mailer
 from paywarden.worker import run_loops, top_up_address_pool
 
 log = get_logger(__name__)
@@ -49,6 +54,17 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             limiter=RateLimiter(make_storage(settings.redis_url, settings.rate_limit_prefix)),
             bootstrap_token=settings.bootstrap_token(),
             primary_email=settings.admin_email,
+        )
+        app.state.web_users = web_users.WebUsersContext(
+            signing_key=app.state.auth.signing_key,
+            limiter=app.state.auth.limiter,
+            mailer=Mailer(
+                smtp_url=settings.smtp_url.get_secret_value() if settings.smtp_url else None,
+                sender=settings.smtp_from,
+                is_production=settings.is_production,
+            ),
+            verify_ttl=timedelta(seconds=settings.web_verify_ttl_seconds),
+            public_base_url=settings.public_base_url,
         )
         password = settings.admin_password.get_secret_value() if settings.admin_password else None
         async with db.transaction() as session:
@@ -94,6 +110,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(wallet_router)
     app.include_router(plans_router)
     app.include_router(support_router)
+    app.include_router(web_users_admin_router)
+    app.include_router(web_users_router)
     app.include_router(payments_router)
     app.include_router(checkout_router)
     install_console(app)  # the admin console under /admin

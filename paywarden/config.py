@@ -6,6 +6,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -19,7 +20,10 @@ class ConfigError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Inputs stay out of error messages: several settings are secrets (SMTP_URL holds a password).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
@@ -86,6 +90,13 @@ class Settings(BaseSettings):
     # USDT below which a deposit address is not swept yet (it waits and accumulates).
     sweep_min_amount: str = "1"
 
+    # Cards: web sign-ups. Seconds a verification link stays valid.
+    web_verify_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    # smtp://user:pass@host:port or smtps://… (implicit TLS); empty: links are logged
+    # (development) or sign-up is refused (production).
+    smtp_url: SecretStr | None = None
+    smtp_from: str = "PayWarden <no-reply@localhost>"
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = "127.0.0.1"
@@ -106,6 +117,7 @@ class Settings(BaseSettings):
         "hot_wallet_key",
         "sweep_seed",
         "sweep_seed_file",
+        "smtp_url",
         mode="before",
     )
     @classmethod
@@ -235,6 +247,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                # The value itself holds a password: never echo it.
+                raise ValueError("SMTP_URL must look like smtp://user:pass@host:port or smtps://…")
         return value
 
     @model_validator(mode="after")

@@ -55,6 +55,9 @@ ANY_OPERATOR = {
     ("GET", "/api/v1/admin/fx-rate"),
     ("GET", "/api/v1/admin/support-settings"),
     ("PUT", "/api/v1/admin/support-settings"),
+    # Web sign-ups: reading and removing a login are support work, as the seed's Web users tab.
+    ("GET", "/api/v1/admin/web-users"),
+    ("DELETE", "/api/v1/admin/web-users/{web_user_id}"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Fuzz the merchant and admin APIs from their OpenAPI document (schemathesis over ASGI).
+"""Fuzz the merchant, admin and web sign-up APIs from their OpenAPI document (schemathesis).
 
 Every generated request, valid or not, must get an answer the document describes: never a 500,
 and only documented statuses, content types, headers and bodies. Bounded and derandomized, so a
@@ -66,7 +66,7 @@ def _document() -> dict[str, Any]:
 DOCUMENT = _document()
 schema = (
     schemathesis.openapi.from_dict(DOCUMENT)
-    .include(path_regex=rf"^({MERCHANT_API}|/api/v1/admin/)")
+    .include(path_regex=rf"^({MERCHANT_API}|/api/v1/admin/|/api/botcartd/web/)")
     .exclude(path_regex=AUTH_STATE)
 )
 

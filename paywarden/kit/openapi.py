@@ -31,6 +31,7 @@ DESCRIPTIONS = {
     404: "No such resource (NOT_FOUND)",
     409: "Conflicts with the current state (INVALID_STATE, SWEEP_DISABLED, *_TAKEN, ...)",
     429: "Too many requests (RATE_LIMITED); retry after `Retry-After` seconds",
+    503: "Temporarily unavailable (EMAIL_UNAVAILABLE)",
 }
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}
@@ -44,7 +45,14 @@ MERCHANT = "/api/v1/payments"
 PUBLIC_AUTH = {AUTH + "bootstrap", AUTH + "login", AUTH + "totp/enroll"}
 SIGN_IN_LIMITED = PUBLIC_AUTH | {AUTH + "password"}
 # What the rules cannot see: bootstrap is 404 without a bootstrap token, 409 once someone exists.
-EXTRA: dict[tuple[str, str], set[int]] = {("post", AUTH + "bootstrap"): {404, 409}}
+# Web sign-ups (client API): mail may be unavailable, sign-up and sign-in are rate limited.
+WEB = "/api/botcartd/web/"
+EXTRA: dict[tuple[str, str], set[int]] = {
+    ("post", AUTH + "bootstrap"): {404, 409},
+    ("post", WEB + "signup"): {429, 503},
+    ("get", WEB + "verify"): {403},
+    ("post", WEB + "login"): {401, 403, 429},
+}
 WRITES = {"post", "put", "patch", "delete"}
 FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 

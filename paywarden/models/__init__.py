@@ -13,6 +13,7 @@ from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
 from paywarden.models.plans import FxRate, Plan
 from paywarden.models.support import SupportSettings
 from paywarden.models.sweeps import HotWallet, Sweep
+from paywarden.models.web_users import WebUser, WebUserSession
 from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "SupportSettings",
     "Sweep",
     "TotpEnrollment",
+    "WebUser",
+    "WebUserSession",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEvent",
