@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
@@ -19,14 +16,13 @@ from paywarden.console.web import (
     actor_of,
     checked_form,
     day_end,
-    day_or_none,
     day_start,
+    list_query,
     parse_id,
     redirect,
     render,
 )
 from paywarden.kit.errors import NotFound
-from paywarden.kit.pagination import PageQuery
 from paywarden.kit.web import Session
 from paywarden.operators import service as operators
 from paywarden.operators.endpoints import _clear_cookie
@@ -115,36 +111,14 @@ async def revoke(session_id: str, request: Request, db: Session, me: SignedIn) -
 
 @router.get("/audit")
 async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
-    q = request.query_params
-    values = {k: q.get(k, "").strip() for k in ("operator_id", "action", "from", "to")}
-    errors: list[str] = []
-    operator_id: uuid.UUID | None = None
-    if values["operator_id"]:
-        try:
-            operator_id = uuid.UUID(values["operator_id"])
-        except ValueError:
-            errors.append("Unknown operator.")
-    since, until = day_or_none(values["from"]), day_or_none(values["to"])
-    if values["from"] and since is None:
-        errors.append("“From” must be a date.")
-    if values["to"] and until is None:
-        errors.append("“To” must be a date.")
-    try:
-        paging = PageQuery.model_validate({"page": q.get("page", "1"), "limit": 50})
-    except ValidationError:
-        paging = PageQuery(page=1, limit=50)
+    lq = list_query(request, "/admin/audit", ("operator_id", "action", "from", "to"), 50)
     f = AuditFilter(
-        operator_id=operator_id,
-        action=values["action"][:64] or None,
-        since=day_start(since),
-        until=day_end(until),
+        operator_id=lq.uuid_of("operator_id", "Unknown operator."),
+        action=lq.values["action"][:64] or None,
+        since=day_start(lq.since),
+        until=day_end(lq.until),
     )
-    page = await audit.search(db, f, paging)
-    pagination = page.pagination()
-    kept = {k: v for k, v in values.items() if v}
-
-    def page_url(n: int) -> str:
-        return "/admin/audit?" + urlencode({**kept, "page": n})
+    page = await audit.search(db, f, lq.paging)
 
     return render(
         request,
@@ -153,16 +127,9 @@ async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
             "title": "Audit log",
             "nav": "audit",
             "entries": [AuditEntryOut.of(e) for e in page.items],
-            "pagination": pagination,
-            "prev_url": page_url(pagination.page - 1) if pagination.page > 1 else None,
-            "next_url": page_url(pagination.page + 1)
-            if pagination.page < pagination.total_pages
-            else None,
-            "values": values,
-            "errors": errors,
             "operators": await operators.list_operators(db),
             "actions": KNOWN_ACTIONS,
-            "filtered": bool(kept),
+            **lq.page_context(page),
         },
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -17,8 +16,8 @@ from paywarden.console.web import (
     actor_of,
     checked_form,
     day_end,
-    day_or_none,
     day_start,
+    list_query,
     parse_id,
     redirect,
     render,
@@ -26,7 +25,6 @@ from paywarden.console.web import (
 from paywarden.incidents import service as incidents
 from paywarden.incidents.schemas import IncidentOut
 from paywarden.kit.logging import get_logger
-from paywarden.kit.pagination import PageQuery
 from paywarden.kit.web import Session
 from paywarden.merchants import service as merchants
 from paywarden.merchants.errors import MerchantNameTaken
@@ -344,39 +342,20 @@ ORDERS_PER_PAGE = 25
 
 @router.get("/orders")
 async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
-    q = request.query_params
-    values = {k: q.get(k, "").strip() for k in ("status", "merchant_id", "from", "to")}
-    errors: list[str] = []
-    merchant_id: uuid.UUID | None = None
-    if values["merchant_id"]:
-        try:
-            merchant_id = uuid.UUID(values["merchant_id"])
-        except ValueError:
-            errors.append("Unknown merchant.")
-    status = values["status"] if values["status"] in ORDER_STATUSES else None
-    if values["status"] and status is None:
-        errors.append("Unknown status.")
-    since, until = day_or_none(values["from"]), day_or_none(values["to"])
-    if values["from"] and since is None:
-        errors.append("“From” must be a date.")
-    if values["to"] and until is None:
-        errors.append("“To” must be a date.")
-    try:
-        paging = PageQuery.model_validate({"page": q.get("page", "1"), "limit": ORDERS_PER_PAGE})
-    except ValidationError:
-        paging = PageQuery(page=1, limit=ORDERS_PER_PAGE)
+    lq = list_query(
+        request, "/admin/orders", ("status", "merchant_id", "from", "to"), ORDERS_PER_PAGE
+    )
+    merchant_id = lq.uuid_of("merchant_id", "Unknown merchant.")
+    status = lq.values["status"] if lq.values["status"] in ORDER_STATUSES else None
+    if lq.values["status"] and status is None:
+        lq.errors.append("Unknown status.")
     f = OrderFilter(
         merchant_id=merchant_id,
         status=status,
-        since=day_start(since),
-        until=day_end(until),
+        since=day_start(lq.since),
+        until=day_end(lq.until),
     )
-    page = await orders.search(db, f, paging)
-    pagination = page.pagination()
-    kept = {k: v for k, v in values.items() if v}
-
-    def page_url(n: int) -> str:
-        return "/admin/orders?" + urlencode({**kept, "page": n})
+    page = await orders.search(db, f, lq.paging)
 
     return render(
         request,
@@ -385,16 +364,9 @@ async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
             "title": "Orders",
             "nav": "orders",
             "orders": [AdminOrderOut.of(o, name) for o, name in page.items],
-            "pagination": pagination,
-            "prev_url": page_url(pagination.page - 1) if pagination.page > 1 else None,
-            "next_url": page_url(pagination.page + 1)
-            if pagination.page < pagination.total_pages
-            else None,
-            "values": values,
-            "errors": errors,
             "statuses": ORDER_STATUSES,
             "merchants": [MerchantOut.of(m) for m, _ in await merchants.list_all(db)],
-            "filtered": bool(kept),
+            **lq.page_context(page),
         },
     )
 

@@ -16,17 +16,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from pydantic import ValidationError
 
 from paywarden.audit.context import Actor
 from paywarden.kit.errors import AppError, NotFound
 from paywarden.kit.logging import get_logger
+from paywarden.kit.pagination import Page as ResultPage
+from paywarden.kit.pagination import PageQuery
 from paywarden.kit.web import DbRoute, Session, client_ip, user_agent
 from paywarden.operators import service as operators
 from paywarden.operators.errors import AdminTokenInvalid, AdminUnauthorized
@@ -315,3 +318,61 @@ def day_end(day: date | None) -> datetime | None:
     return (
         datetime.combine(day, time.min, UTC) + timedelta(days=1, microseconds=-1) if day else None
     )
+
+
+@dataclass
+class ListQuery:
+    """A console list's query string: its filter values (kept in the URL), what was wrong with
+    them, the from/to days and the page asked for (a bad page number means the first)."""
+
+    path: str
+    values: dict[str, str]
+    errors: list[str]
+    since: date | None
+    until: date | None
+    paging: PageQuery
+
+    def uuid_of(self, key: str, unknown: str) -> uuid.UUID | None:
+        if not self.values[key]:
+            return None
+        try:
+            return uuid.UUID(self.values[key])
+        except ValueError:
+            self.errors.append(unknown)
+            return None
+
+    def page_context(self, page: ResultPage[Any]) -> dict[str, Any]:
+        """The template's pagination links and filter state for `page` of the results."""
+        pagination = page.pagination()
+        kept = {k: v for k, v in self.values.items() if v}
+
+        def url(n: int) -> str:
+            return f"{self.path}?" + urlencode({**kept, "page": n})
+
+        return {
+            "pagination": pagination,
+            "prev_url": url(pagination.page - 1) if pagination.page > 1 else None,
+            "next_url": url(pagination.page + 1)
+            if pagination.page < pagination.total_pages
+            else None,
+            "values": self.values,
+            "errors": self.errors,
+            "filtered": bool(kept),
+        }
+
+
+def list_query(request: Request, path: str, keys: tuple[str, ...], per_page: int) -> ListQuery:
+    """Read a list page's filters (`keys`, with "from" and "to" as days) and page."""
+    q = request.query_params
+    values = {k: q.get(k, "").strip() for k in keys}
+    errors: list[str] = []
+    since, until = day_or_none(values.get("from", "")), day_or_none(values.get("to", ""))
+    if values.get("from") and since is None:
+        errors.append("“From” must be a date.")
+    if values.get("to") and until is None:
+        errors.append("“To” must be a date.")
+    try:
+        paging = PageQuery.model_validate({"page": q.get("page", "1"), "limit": per_page})
+    except ValidationError:
+        paging = PageQuery(page=1, limit=per_page)
+    return ListQuery(path, values, errors, since, until, paging)

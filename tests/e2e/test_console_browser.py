@@ -9,57 +9,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pyotp
-import pytest
 from fastapi import FastAPI, Request
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 from sqlalchemy import update
 
 from paywarden.app import create_app
 from paywarden.config import Settings
 from paywarden.kit.db import Database
 from paywarden.models import Order
+from tests.e2e.conftest import PHONE, needs_chromium
 from tests.factories import create_merchant, create_operator, create_payment
 from tests.servers import serve
 from tests.tron.conftest import Devnet, devnet, solidify_depth  # noqa: F401 - fixtures
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"browser tests need Debian's Chromium at {CHROMIUM} (make browser installs it)",
-)
-
-
-@pytest.fixture
-async def live_server(app: FastAPI) -> AsyncIterator[str]:
-    async for url in serve(app, lifespan="off"):
-        yield url
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+pytestmark = needs_chromium
 
 
 def _watch_errors(page: Page) -> list[str]:
