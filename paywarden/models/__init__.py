@@ -2,6 +2,7 @@
 
 from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
+from paywarden.models.banners import Banner
 from paywarden.models.base import Base
 from paywarden.models.chain import ChainTransfer, ScannerState
 from paywarden.models.clients import Client
@@ -11,14 +12,17 @@ from paywarden.models.merchants import Merchant
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
 from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
 from paywarden.models.plans import FxRate, Plan
+from paywarden.models.subscriptions import Subscription
 from paywarden.models.support import SupportSettings
 from paywarden.models.sweeps import HotWallet, Sweep
+from paywarden.models.topups import Topup
 from paywarden.models.web_users import WebUser, WebUserSession
 from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "AuditEntry",
     "BackupCode",
+    "Banner",
     "Base",
     "ChainTransfer",
     "Client",
@@ -38,8 +42,10 @@ __all__ = [
     "OrderEvent",
     "Plan",
     "ScannerState",
+    "Subscription",
     "SupportSettings",
     "Sweep",
+    "Topup",
     "TotpEnrollment",
     "WebUser",
     "WebUserSession",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paywarden.kit.time import utcnow
@@ -23,5 +23,8 @@ class Merchant(Base):
     webhook_secret: Mapped[str] = mapped_column(String(255))
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The Cards product's own merchant (its orders are wallet top-ups): created at start, not
+    # editable from the merchants API.
+    is_internal: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
