@@ -11,8 +11,7 @@ postings (no lost update), every transaction sums to zero, and every wallet hold
 the run posted to it. Prints postings/s for the whole run and the median of 1-second windows.
 
 `--shards 1` puts every system account on one row, to see the hot row serialize the writers.
-The "10,000 top-up confirmations" half of issue 7's benchmark needs the top-up flow (gateway
-order → ledger), which is not built yet.
+The "10,000 top-up confirmations" half of issue 7's benchmark is `bench/topups.py`.
 
     .venv/bin/python bench/ledger.py [--transactions 25000] [--writers 20] [--clients 2000]
         [--shards 16] [--runs 3]

@@ -97,6 +97,7 @@ def _prepare_shared_files(settings: Settings) -> None:
 def worker() -> None:
     """Run the background loops only."""
     from paywarden.context import WorkerContext, gateway_context, sweeper
+    from paywarden.topups import service as topups
     from paywarden.worker import run_loops
 
     settings = _settings()
@@ -114,6 +115,8 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        async with db.transaction() as session:  # top-ups need the internal merchant
+            await topups.prepare(session, settings)
         try:
             await run_loops(WorkerContext(db=db, gateway=gateway, sweeper=sweeps), stop)
         finally:

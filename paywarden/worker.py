@@ -17,8 +17,10 @@ from paywarden.addresses import service as addresses
 from paywarden.chain import tasks as chain
 from paywarden.context import WorkerContext
 from paywarden.kit.logging import get_logger
+from paywarden.kit.time import utcnow
 from paywarden.operators import service as operators
 from paywarden.orders import service as orders
+from paywarden.subscriptions import service as subscriptions
 from paywarden.webhooks import tasks as webhooks
 
 log = get_logger(__name__)
@@ -84,6 +86,12 @@ async def top_up_address_pool(ctx: WorkerContext) -> int:
         return await addresses.top_up(session, ctx.gateway.pool)
 
 
+async def renew_subscriptions(ctx: WorkerContext) -> int:
+    """Charge the subscriptions whose period ended (and retry unpaid ones); SKIP LOCKED."""
+    async with ctx.db.transaction() as session:
+        return await subscriptions.renew_due(session, utcnow())
+
+
 async def purge_operator_sessions(ctx: WorkerContext) -> int:
     async with ctx.db.transaction() as session:
         return await operators.purge_expired(session)
@@ -96,6 +104,7 @@ LOOPS: list[Loop] = [
     Loop("run_sweeps", 1, run_sweeps),
     Loop("top_up_address_pool", 10, top_up_address_pool),
     Loop("purge_operator_sessions", 3600, purge_operator_sessions),
+    Loop("renew_subscriptions", 60, renew_subscriptions),
 ]
 
 

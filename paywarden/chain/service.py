@@ -34,6 +34,7 @@ from paywarden.models import ChainTransfer, DepositAddress, Incident, Order, Sca
 from paywarden.models.addresses import ALLOCATED
 from paywarden.models.chain import DROPPED, FINAL, SEEN
 from paywarden.orders import service as orders
+from paywarden.orders.batch import TransitionBatch
 from paywarden.tron.client import Block, TronGridClient
 
 log = get_logger(__name__)
@@ -255,9 +256,11 @@ async def apply(
         return PassResult(0, 0, 0, 0)
     base_url = gateway.public_base_url
     now = utcnow()
+    # The pass's rollup, webhook and sweep writes, made together before the cursor moves.
+    batch = TransitionBatch(base_url)
     ours = await repo.addresses(session, {t.to_address for t in f.transfers})
     mine = [(t, ours[t.to_address]) for t in f.transfers if t.to_address in ours]
-    work = _PassWork(session, await repo.by_keys(session, [t.key for t, _ in mine]))
+    work = _PassWork(session, await repo.by_keys(session, [t.key for t, _ in mine]), batch)
     await work.lock_orders(
         [a.order_id for _, a in mine if a.status == ALLOCATED]
         + [x.order_id for x in work.known.values()]
@@ -280,7 +283,9 @@ async def apply(
         order = work.order_of(transfer)
         if order is not None:
             sums = await repo.order_sums(session, order.id)
-            await orders.payment_dropped(session, order, transfer, sums, base_url=base_url)
+            await orders.payment_dropped(
+                session, order, transfer, sums, base_url=base_url, batch=batch
+            )
         log.warning("transfer_dropped", tx_hash=transfer.tx_hash, block=transfer.block_number)
     finalized = 0
     ripe = await repo.seen_between(session, 0, min(f.solid, f.end))
@@ -302,7 +307,9 @@ async def apply(
                 sums,
                 tolerance=gateway.underpay_tolerance,
                 base_url=base_url,
+                batch=batch,
             )
+    await batch.flush(session)
     if row is None:
         row = ScannerState(key=cfg.key)
         session.add(row)
@@ -325,9 +332,15 @@ class _PassWork:
     """What one pass has loaded: its transfers already stored, and the orders it locked (each
     once, in one query per step, in id order so two transactions never wait on each other)."""
 
-    def __init__(self, session: AsyncSession, known: dict[tuple[str, int], ChainTransfer]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        known: dict[tuple[str, int], ChainTransfer],
+        batch: TransitionBatch,
+    ) -> None:
         self.session = session
         self.known = known
+        self.batch = batch
         self.orders: dict[uuid.UUID, Order] = {}
 
     async def lock_orders(self, ids: Iterable[uuid.UUID | None]) -> None:
@@ -382,7 +395,9 @@ async def _store(
         transfer.block_number, transfer.block_timestamp = t.block_number, block_time
     order = work.order_of(transfer)
     if order is not None:
-        await orders.payment_seen(session, order, transfer, base_url=gateway.public_base_url)
+        await orders.payment_seen(
+            session, order, transfer, base_url=gateway.public_base_url, batch=work.batch
+        )
     elif inserted:
         session.add(
             Incident(

@@ -27,3 +27,8 @@ class MerchantSuspended(AppError):
     status = 403
     code = "MERCHANT_SUSPENDED"
     message = "Merchant is suspended and cannot create orders"
+
+
+class InternalMerchant(Conflict):
+    code = "INVALID_STATE"
+    message = "The Cards product's internal merchant is managed by PayWarden and cannot be edited"

@@ -27,7 +27,9 @@ async def by_name(session: AsyncSession, name: str) -> Merchant | None:
 
 
 async def count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Merchant)) or 0)
+    """The gateway's merchants (the Cards product's internal one left out)."""
+    query = select(func.count()).select_from(Merchant).where(Merchant.is_internal.is_(False))
+    return int(await session.scalar(query) or 0)
 
 
 async def list_with_order_counts(session: AsyncSession) -> Sequence[tuple[Merchant, int]]:
@@ -37,6 +39,7 @@ async def list_with_order_counts(session: AsyncSession) -> Sequence[tuple[Mercha
     rows = await session.execute(
         select(Merchant, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.merchant_id == Merchant.id)
+        .where(Merchant.is_internal.is_(False))  # the Cards product's own is not listed
         .order_by(Merchant.created_at)
     )
     return [(m, int(n)) for m, n in rows.all()]

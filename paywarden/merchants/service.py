@@ -15,6 +15,7 @@ from paywarden.merchants import keys
 from paywarden.merchants import repository as repo
 from paywarden.merchants.errors import (
     EmptyUpdate,
+    InternalMerchant,
     InvalidApiKey,
     MerchantNameTaken,
     MerchantNotFound,
@@ -73,6 +74,8 @@ async def update(
     if not changes:
         raise EmptyUpdate()
     merchant = await get(db, merchant_id)
+    if merchant.is_internal:
+        raise InternalMerchant()
     name = changes.get("name")
     if isinstance(name, str) and name != merchant.name and await repo.by_name(db, name):
         raise MerchantNameTaken()
@@ -91,6 +94,8 @@ async def update(
 async def rotate_api_key(db: AsyncSession, merchant_id: uuid.UUID, actor: Actor) -> WithKey:
     """A new key; the old one stops working when this commits."""
     merchant = await get(db, merchant_id)
+    if merchant.is_internal:
+        raise InternalMerchant()
     api_key = keys.new_api_key()
     old_prefix = merchant.api_key_prefix
     merchant.api_key_hash = keys.key_hash(api_key)

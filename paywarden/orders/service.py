@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -38,6 +37,7 @@ from paywarden.models.orders import (
 )
 from paywarden.models.webhooks import ORDER_CONFIRMED, ORDER_EXPIRED
 from paywarden.orders import repository as repo
+from paywarden.orders.batch import TransitionBatch, rollup_shard
 from paywarden.orders.errors import (
     DuplicateExternalId,
     InvalidState,
@@ -49,7 +49,6 @@ from paywarden.sweeps import service as sweeps
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import OrderWebhooks, WebhookPolicy
 
-ROLLUP_SHARDS = 16
 WEBHOOK_RETRYABLE = (CALLBACK_FAILED,)
 # Statuses whose arrival tells the merchant, and the webhook event type each sends.
 WEBHOOK_ON = {CONFIRMED: ORDER_CONFIRMED, EXPIRED: ORDER_EXPIRED}
@@ -160,17 +159,13 @@ async def _insert(
             "payload": {"amount_expected": new.amount, "address": claim.address},
         },
     )
-    await repo.bump_daily(db, values["created_day"], _shard(), orders=1)
+    await repo.bump_daily(db, values["created_day"], rollup_shard(), orders=1)
     # The row as inserted, for the answer; not attached to the session.
     return Order(**{("meta" if k == "metadata" else k): v for k, v in values.items()})
 
 
 def report_day(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
-
-
-def _shard() -> int:
-    return random.randrange(ROLLUP_SHARDS)  # noqa: S311 - spreads writes, not a secret
 
 
 async def transition(
@@ -181,11 +176,14 @@ async def transition(
     payload: dict[str, Any] | None = None,
     *,
     base_url: str,
+    batch: TransitionBatch | None = None,
 ) -> None:
     """Change status, record the event and keep the rollup right, all in this transaction.
 
     Reaching `confirmed` or `expired` also writes the merchant's webhook (`order.confirmed`,
     `order.expired`) to the outbox; `base_url` (PUBLIC_BASE_URL) builds its checkout_url.
+    With a `batch`, the rollup, webhook and sweep writes wait for `batch.flush` (same
+    transaction), so that a run of transitions shares its statements.
     """
     from_status = order.status
     was_paid, now_paid = from_status in PAID, to_status in PAID
@@ -202,14 +200,33 @@ async def transition(
     )
     if was_paid != now_paid:
         sign = 1 if now_paid else -1
-        await repo.bump_daily(
-            db, order.created_day, _shard(), paid=sign, received=sign * order.amount_received
-        )
+        received = sign * order.amount_received
+        if batch is not None:
+            batch.bump(order.created_day, paid=sign, received=received)
+        else:
+            await repo.bump_daily(
+                db, order.created_day, rollup_shard(), paid=sign, received=received
+            )
     if to_status in WEBHOOK_ON and from_status != to_status:
-        await webhooks.enqueue(db, order, WEBHOOK_ON[to_status], base_url=base_url)
+        if batch is not None:
+            batch.webhook(order, WEBHOOK_ON[to_status])
+        else:
+            await webhooks.enqueue(db, order, WEBHOOK_ON[to_status], base_url=base_url)
     if to_status == CONFIRMED and from_status != to_status:
         # The sweep job, written with the confirmation (the outbox): the funds are final.
-        await sweeps.enqueue(db, order)
+        if batch is not None:
+            batch.sweeps.append(order)
+        else:
+            await sweeps.enqueue(db, order)
+    if to_status in (CONFIRMED, EXPIRED) and from_status != to_status:
+        # A wallet top-up (an order of the internal merchant) is credited or closed in this
+        # transaction; other merchants' orders return at once (a cached id, no query).
+        from paywarden.topups import service as topups  # topups create orders: import late
+
+        if to_status == CONFIRMED:
+            await topups.on_order_confirmed(db, order)
+        else:
+            await topups.on_order_expired(db, order)
 
 
 async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int = 500) -> int:
@@ -220,6 +237,7 @@ async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int 
     allocated to the order (it holds a balance to sweep).
     """
     orders = await repo.due_to_expire(db, utcnow(), limit)
+    batch = TransitionBatch(base_url)
     for order in orders:
         await transition(
             db,
@@ -228,6 +246,7 @@ async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int 
             "expired",
             {"expires_at": order.expires_at.isoformat()},
             base_url=base_url,
+            batch=batch,
         )
         if order.amount_received:
             _note(
@@ -240,9 +259,10 @@ async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int 
                     "shortfall": format_usdt(order.amount_expected - order.amount_received),
                 },
             )
-            await sweeps.enqueue(db, order)  # what it received is final: sweep it too
+            batch.sweeps.append(order)  # what it received is final: sweep it too
         else:
             await addresses.release_after_cooldown(db, pool, order.address_id, order.id)
+    await batch.flush(db)
     return len(orders)
 
 
@@ -273,7 +293,14 @@ def _transfer_payload(t: ChainTransfer) -> dict[str, Any]:
     }
 
 
-async def payment_seen(db: AsyncSession, order: Order, t: ChainTransfer, *, base_url: str) -> None:
+async def payment_seen(
+    db: AsyncSession,
+    order: Order,
+    t: ChainTransfer,
+    *,
+    base_url: str,
+    batch: TransitionBatch | None = None,
+) -> None:
     """A transfer to the order's address appeared on chain (not final yet).
 
     An open order waits for it (`confirming`); an expired or paid order records a late
@@ -281,7 +308,9 @@ async def payment_seen(db: AsyncSession, order: Order, t: ChainTransfer, *, base
     """
     payload = _transfer_payload(t)
     if order.status == PENDING:
-        await transition(db, order, CONFIRMING, "payment_seen", payload, base_url=base_url)
+        await transition(
+            db, order, CONFIRMING, "payment_seen", payload, base_url=base_url, batch=batch
+        )
     elif order.status == CONFIRMING:
         _note(db, order, "payment_seen", payload)
     else:
@@ -297,13 +326,21 @@ async def payment_seen(db: AsyncSession, order: Order, t: ChainTransfer, *, base
 
 
 async def payment_dropped(
-    db: AsyncSession, order: Order, t: ChainTransfer, sums: tuple[int, int], *, base_url: str
+    db: AsyncSession,
+    order: Order,
+    t: ChainTransfer,
+    sums: tuple[int, int],
+    *,
+    base_url: str,
+    batch: TransitionBatch | None = None,
 ) -> None:
     """A seen transfer vanished in a reorg; `sums` are the order's (final, seen) without it."""
     _, seen = sums
     payload = {**_transfer_payload(t), "reason": "reorg"}
     if order.status == CONFIRMING and seen == 0:
-        await transition(db, order, PENDING, "payment_dropped", payload, base_url=base_url)
+        await transition(
+            db, order, PENDING, "payment_dropped", payload, base_url=base_url, batch=batch
+        )
     else:
         _note(db, order, "payment_dropped", payload)
 
@@ -316,6 +353,7 @@ async def payment_final(
     *,
     tolerance: int,
     base_url: str,
+    batch: TransitionBatch | None = None,
 ) -> None:
     """A transfer became final; `sums` are the order's (final, seen) with it counted final.
 
@@ -331,21 +369,25 @@ async def payment_final(
         "amount_received": format_usdt(final),
     }
     if order.status not in OPEN:  # a late payment: counted, the status stays
-        await repo.bump_received(db, order, final - order.amount_received, _shard())
+        await repo.bump_received(db, order, final - order.amount_received, rollup_shard())
         order.amount_received = final
         _note(db, order, "late_payment_final", {**payload, **money})
         return
     order.amount_received = final
     if final >= order.amount_expected - tolerance:
         order.tx_hash = t.tx_hash
-        await transition(db, order, CONFIRMED, "confirmed", {**payload, **money}, base_url=base_url)
+        await transition(
+            db, order, CONFIRMED, "confirmed", {**payload, **money}, base_url=base_url, batch=batch
+        )
         if final > order.amount_expected:
             excess = format_usdt(final - order.amount_expected)
             _note(db, order, "overpaid", {**money, "excess": excess})
         return
     partial = {**payload, **money, "remaining": format_usdt(order.amount_expected - final)}
     if order.status == CONFIRMING and seen == 0:
-        await transition(db, order, PENDING, "partial_payment", partial, base_url=base_url)
+        await transition(
+            db, order, PENDING, "partial_payment", partial, base_url=base_url, batch=batch
+        )
     else:
         _note(db, order, "partial_payment", partial)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,20 @@ from paywarden.models.sweeps import S_ACTIVE, S_DONE, S_FAILED, S_WAITING, UNFIN
 
 async def unfinished_for_address(session: AsyncSession, address: str) -> Sweep | None:
     return await session.scalar(select(Sweep).where(Sweep.active_address == address))
+
+
+async def unfinished_addresses(session: AsyncSession, addresses: Collection[str]) -> set[str]:
+    """Which of `addresses` have an unfinished sweep (in batches: a pass may hold hundreds)."""
+    found: set[str] = set()
+    wanted = sorted(addresses)
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        found.update(
+            await session.scalars(
+                select(Sweep.active_address).where(Sweep.active_address.in_(chunk))
+            )
+        )
+    return found
 
 
 async def latest_for_order(session: AsyncSession, order_id: uuid.UUID) -> Sweep | None:

@@ -7,6 +7,7 @@ The job itself runs in `tasks.py` (the worker); nothing here touches a key.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,7 +36,13 @@ async def enqueue(db: AsyncSession, order: Order) -> Sweep | None:
     will take its whole balance anyway."""
     if await repo.unfinished_for_address(db, order.address) is not None:
         return None
-    sweep = Sweep(
+    sweep = _new_sweep(order)
+    db.add(sweep)
+    return sweep
+
+
+def _new_sweep(order: Order) -> Sweep:
+    return Sweep(
         id=uuid.uuid4(),
         order_id=order.id,
         address_id=order.address_id,
@@ -48,8 +55,20 @@ async def enqueue(db: AsyncSession, order: Order) -> Sweep | None:
         attempts=0,
         next_run_at=utcnow(),
     )
-    db.add(sweep)
-    return sweep
+
+
+async def enqueue_many(db: AsyncSession, orders: Sequence[Order]) -> list[Sweep]:
+    """`enqueue` for a batch of orders: one query for the addresses' unfinished sweeps, and one
+    new sweep per address that has none (two orders of one address in the batch: one sweep)."""
+    busy = await repo.unfinished_addresses(db, {o.address for o in orders})
+    sweeps = []
+    for order in orders:
+        if order.address in busy:
+            continue
+        busy.add(order.address)
+        sweeps.append(_new_sweep(order))
+    db.add_all(sweeps)
+    return sweeps
 
 
 async def failed_for_order(db: AsyncSession, order_id: uuid.UUID) -> Sweep | None:

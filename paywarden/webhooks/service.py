@@ -59,6 +59,15 @@ async def enqueue(
 ) -> WebhookEvent:
     """Write the event and a delivery to the order's callback_url, else the merchant's
     webhook_url (or `url_override`, used once); with no URL at all, the event alone."""
+    event = new_event(order, type_, base_url=base_url)
+    db.add(event)
+    await db.flush()  # the delivery's foreign key needs the event row first
+    await _deliver(db, event, order, url_override)
+    return event
+
+
+def new_event(order: Order, type_: str, *, base_url: str) -> WebhookEvent:
+    """The event as `enqueue` would write it, its payload taken now, not yet added."""
     now = utcnow()
     event = WebhookEvent(
         id=uuid.uuid4(),
@@ -68,10 +77,18 @@ async def enqueue(
         created_at=now,
     )
     event.payload = payload(order, type_, event.id, now, base_url)
-    db.add(event)
-    await db.flush()  # the delivery's foreign key needs the event row first
-    await _deliver(db, event, order, url_override)
     return event
+
+
+async def enqueue_many(db: AsyncSession, events: Sequence[tuple[WebhookEvent, Order]]) -> None:
+    """`enqueue` for a batch of events built by `new_event`: the events in one flush, then
+    their deliveries (written with the caller's next flush). The scanner's passes use it."""
+    if not events:
+        return
+    db.add_all([event for event, _ in events])
+    await db.flush()  # the deliveries' foreign keys need the event rows first
+    for event, order in events:
+        await _deliver(db, event, order, None)
 
 
 async def redeliver(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -201,3 +202,184 @@ async def _run(db: Database, ops: list[tuple]) -> None:  # type: ignore[type-arg
 @given(ops=st.lists(operations, min_size=1, max_size=25))
 async def test_no_sequence_breaks_the_invariants(ledger: Database, ops: list[tuple]) -> None:  # type: ignore[type-arg]
     await _run(ledger, ops)
+
+
+# ---- the same invariants through the services: top-ups, subscriptions, conversions --------
+
+PLANS = (  # (monthly_fee, topup_fee_bps, fx_fee_bps)
+    (0, 0, 0),
+    (999, 150, 75),
+    (5_000, 10_000, 10_000),  # everything taken as fees: a zero credit must still balance
+)
+service_operations = st.one_of(
+    st.tuples(
+        st.just("usdt_topup"),
+        who,
+        st.integers(1, 60_000_000),  # micro-USDT received, sub-cent amounts included
+        st.sampled_from(("1", "0.9985", "1.0003")),
+    ),
+    st.tuples(st.just("select_plan"), who, st.integers(0, len(PLANS) - 1)),
+    st.tuples(st.just("assign_plan"), who, st.integers(0, len(PLANS) - 1)),
+    st.tuples(st.just("renew"), st.integers(0, 70)),  # days from now
+    st.tuples(st.just("convert"), who, currency, amounts, st.integers(900_000, 1_300_000)),
+    st.tuples(st.just("hold"), who, currency, amounts),
+    st.tuples(st.just("post_hold"), st.integers(0, 20), st.integers(1, 100)),
+    st.tuples(st.just("void_hold"), st.integers(0, 20)),
+    st.tuples(st.just("adjust"), who, currency, st.integers(-50_000, 50_000).filter(bool)),
+    st.tuples(st.just("replay"), st.integers(0, 50)),
+)
+
+
+async def _service_run(app: Any, make_settings: Any, ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from paywarden.kit.errors import AppError
+    from paywarden.kit.time import utcnow
+    from paywarden.models import Client, Order, Plan
+    from paywarden.orders import service as orders
+    from paywarden.plans import service as plans
+    from paywarden.subscriptions import service as subs
+    from paywarden.topups import service as topups
+    from paywarden.wallets import conversion
+
+    db: Database = app.state.db
+    run = uuid.uuid4().hex[:8]
+    clients = [await create_client(db) for _ in range(2)]
+    async with db.transaction() as session:
+        plan_ids = []
+        for n, (fee, topup_bps, fx_bps) in enumerate(PLANS):
+            plan = Plan(
+                name=f"{run}-{n}",
+                monthly_fee=fee,
+                cards_included=1,
+                max_active_cards=2,
+                card_issue_fee=100,
+                topup_fee_bps=topup_bps,
+                fx_fee_bps=fx_bps,
+            )
+            session.add(plan)
+            await session.flush()
+            plan_ids.append(plan.id)
+    orders_paid: list[uuid.UUID] = []
+    holds: list[uuid.UUID] = []
+
+    async def snapshot() -> list[tuple[int, int]]:
+        async with db.transaction() as session:
+            out = []
+            for client_id in clients:
+                for b in (await wallets.balances(session, client_id)).values():
+                    assert b.available >= 0, b
+                    out.append((b.balance, b.reserved))
+            return out
+
+    for op in ops:
+        kind = op[0]
+        before = await snapshot()
+        try:
+            async with db.transaction() as session:
+
+                async def client(i: int) -> Client:
+                    row = await session.get(Client, clients[i])
+                    assert row is not None
+                    return row
+
+                if kind == "usdt_topup":
+                    _, i, received, rate = op
+                    topups.configure(make_settings(usdt_usd_rate=rate))
+                    made = await topups.create(
+                        session, app.state.gateway, await client(i), USDT_MIN, base_url="x"
+                    )
+                    order = await session.get(Order, made.order_id)
+                    assert order is not None
+                    order.amount_received = received
+                    await orders.transition(session, order, "confirmed", "test", base_url="x")
+                    orders_paid.append(order.id)
+                elif kind in ("select_plan", "assign_plan"):
+                    _, i, p = op
+                    if kind == "select_plan":
+                        await subs.select_plan(session, await client(i), plan_ids[p])
+                    else:
+                        await subs.assign_plan(
+                            session, await client(i), plan_ids[p], OPERATOR, None
+                        )
+                elif kind == "renew":
+                    await subs.renew_due(session, utcnow() + timedelta(days=op[1]))
+                elif kind == "convert":
+                    _, i, source, amount, micros = op
+                    await plans.set_rate(session, micros, OPERATOR)
+                    target = "USD" if source == "EUR" else "EUR"
+                    await conversion.convert(session, await client(i), source, target, amount)
+                elif kind == "hold":
+                    _, i, c, amount = op
+                    account = await wallets.wallet(session, clients[i], c)
+                    holds.append((await wallets.place_hold(session, account, amount)).id)
+                elif kind in ("post_hold", "void_hold") and holds:
+                    hold_id = holds[op[1] % len(holds)]
+                    if kind == "void_hold":
+                        await wallets.void_hold(session, hold_id)
+                    else:
+                        from paywarden.models import LedgerHold
+
+                        hold = await session.get(LedgerHold, hold_id)
+                        assert hold is not None
+                        account = await wallets.repo.get_account(session, hold.account_id)
+                        assert account is not None
+                        issuer = await wallets.system_account(
+                            session, "issuer_float", account.currency
+                        )
+                        await wallets.post_hold(
+                            session,
+                            hold_id,
+                            max(1, hold.amount * op[2] // 100),
+                            issuer,
+                            kind="card_spend",
+                            idempotency_key=f"{run}:spend:{hold_id}",
+                        )
+                elif kind == "adjust":
+                    _, i, c, amount = op
+                    await wallets.adjust(
+                        session,
+                        clients[i],
+                        c,
+                        amount,
+                        idempotency_key=f"{run}:adj:{uuid.uuid4()}",
+                        actor=OPERATOR,
+                    )
+                elif kind == "replay" and orders_paid:
+                    # A second order.confirmed for a credited top-up changes nothing.
+                    order = await session.get(Order, orders_paid[op[1] % len(orders_paid)])
+                    assert order is not None
+                    await topups.on_order_confirmed(session, order)
+        except AppError as exc:
+            # Refusals (no funds, too small, a closed hold) must leave everything as it was.
+            assert exc.code in EXPECTED_REFUSALS, exc.code  # noqa: PT017
+            assert await snapshot() == before
+            continue
+        if kind == "replay":
+            assert await snapshot() == before
+
+    async with db.transaction() as session:
+        report = await wallets.check(session)
+        assert report.ok, report.lines()
+        left = await session.scalars(select(Client.id).where(Client.id.in_(clients)))
+        assert len(left.all()) == 2
+
+
+USDT_MIN = 1_000_000
+EXPECTED_REFUSALS = {"INSUFFICIENT_FUNDS", "VALIDATION_ERROR", "HOLD_NOT_ACTIVE"}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=st.lists(service_operations, min_size=1, max_size=15))
+async def test_no_sequence_of_service_calls_breaks_the_invariants(
+    app: Any,
+    make_settings: Any,
+    ops: list[tuple],  # type: ignore[type-arg]
+) -> None:
+    await _service_run(app, make_settings, ops)

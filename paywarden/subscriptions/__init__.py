@@ -1,0 +1,1 @@
+"""Plans in use: each client's subscription and its monthly fee."""

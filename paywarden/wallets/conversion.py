@@ -1,0 +1,133 @@
+"""A client's USD <-> EUR conversion at the operators' rate, less the plan's FX fee.
+
+One `fx` ledger transaction whose postings balance per currency through the `fx` account:
+
+    source currency: client  -amount,  fx +(amount - rem),  rounding +rem
+    target currency: fx      -gross,   client +net,         fee_revenue +fee
+
+`gross` is the converted amount rounded DOWN to the cent; `fee = ceil(gross * fx_fee_bps /
+10000)` in the target currency (rounded UP: the house never loses a cent); `net = gross - fee`.
+`rem` is the part of the source amount worth less than a cent of the target (what `gross`
+does not cover, `amount - ceil(gross in source cents)`), kept on the `rounding` account. Zero
+legs are left out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.clients import service as clients
+from paywarden.kit.errors import AppError, ValidationFailed
+from paywarden.models import Client
+from paywarden.models.ledger import EUR, FEE_REVENUE, FX, ROUNDING, WALLET_CURRENCIES
+from paywarden.plans import repository as plans_repo
+from paywarden.plans import service as plans
+from paywarden.wallets import service as wallets
+from paywarden.wallets.errors import InsufficientFunds as WalletShort
+from paywarden.wallets.service import Entry, Leg
+
+BPS = 10_000
+
+
+class InsufficientFunds(AppError):
+    status = 402
+    code = "INSUFFICIENT_FUNDS"
+    message = "Not enough available balance in the wallet to convert"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    entry: Entry
+    from_currency: str
+    to_currency: str
+    debited: int  # cents of from_currency taken from the client
+    credited: int  # cents of to_currency given to the client (after the fee)
+    fee: int  # cents of to_currency
+    rate: Decimal  # the operators' rate: USD per EUR
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_FLOOR))
+
+
+def _ceil(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_CEILING))
+
+
+def quote(amount: int, from_currency: str, rate: Decimal, fee_bps: int) -> tuple[int, int, int]:
+    """(gross, fee, rem) for converting `amount` cents of `from_currency` (see the module)."""
+    if from_currency == EUR:
+        gross = _floor(Decimal(amount) * rate)
+        used = _ceil(Decimal(gross) / rate)
+    else:
+        gross = _floor(Decimal(amount) / rate)
+        used = _ceil(Decimal(gross) * rate)
+    fee = _ceil(Decimal(gross * fee_bps) / BPS)
+    return gross, fee, amount - min(used, amount)
+
+
+async def _fee_bps(db: AsyncSession, client: Client) -> int:
+    plan = await plans_repo.get(db, client.plan_id) if client.plan_id else None
+    plan = plan or await plans.default_plan(db)
+    return plan.fx_fee_bps if plan else 0
+
+
+async def convert(
+    db: AsyncSession,
+    client: Client,
+    from_currency: str,
+    to_currency: str,
+    amount: int,
+    *,
+    idempotency_key: str | None = None,
+) -> Conversion:
+    """Convert `amount` cents of `from_currency` into `to_currency` for the client.
+
+    403 CLIENT_BANNED; 400 VALIDATION_ERROR for the same or an unknown currency, a non-positive
+    amount or one too small to yield a cent after the fee; 409 FX_RATE_NOT_SET; 402
+    INSUFFICIENT_FUNDS past the available balance. A repeated `idempotency_key` (per client)
+    moves money once (`entry.replayed` tells a repeat).
+    """
+    clients.ensure_can_change(client)
+    if from_currency not in WALLET_CURRENCIES or to_currency not in WALLET_CURRENCIES:
+        raise ValidationFailed(f"currencies are {' and '.join(WALLET_CURRENCIES)}")
+    if from_currency == to_currency:
+        raise ValidationFailed("from and to must be different currencies")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValidationFailed("amount must be positive")
+    rate = await plans.current_rate(db)
+    gross, fee, rem = quote(amount, from_currency, rate, await _fee_bps(db, client))
+    net = gross - fee
+    if net <= 0:
+        raise ValidationFailed("amount is too small to convert")
+    key = f"fx:{client.id}:{idempotency_key}" if idempotency_key else f"fx:{uuid.uuid4()}"
+
+    async def system(code: str, currency: str) -> uuid.UUID:
+        return await wallets.system_account(db, code, currency, spread_key=key)
+
+    legs = [
+        Leg(await wallets.wallet(db, client.id, from_currency), from_currency, -amount),
+        Leg(await system(FX, from_currency), from_currency, amount - rem),
+        Leg(await system(ROUNDING, from_currency), from_currency, rem),
+        Leg(await system(FX, to_currency), to_currency, -gross),
+        Leg(await wallets.wallet(db, client.id, to_currency), to_currency, net),
+        Leg(await system(FEE_REVENUE, to_currency), to_currency, fee),
+    ]
+    try:
+        entry = await wallets.post(
+            db,
+            "fx",
+            key,
+            [leg for leg in legs if leg.amount],
+            reference_type="client",
+            reference_id=client.id,
+            note=f"{from_currency} -> {to_currency} at {rate} USD/EUR",
+            actor=client.external_user_id,
+        )
+    except WalletShort as exc:
+        raise InsufficientFunds() from exc
+    return Conversion(entry, from_currency, to_currency, amount, net, fee, rate)
