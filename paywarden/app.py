@@ -11,7 +11,11 @@ from fastapi import FastAPI
 
 from paywarden import __version__, demo
 from paywarden.audit.endpoints import router as audit_router
+from paywarden.banners.endpoints import client_router as banners_client_router
+from paywarden.banners.endpoints import router as banners_router
 from paywarden.checkout.endpoints import router as checkout_router
+from paywarden.clients.admin_endpoints import router as clients_admin_router
+from paywarden.clients.endpoints import router as client_api_router
 from paywarden.config import Settings
 from paywarden.console import install_console
 from paywarden.context import WorkerContext, database, gateway_context, network, sweeper
@@ -23,6 +27,7 @@ from paywarden.kit.observability import Metrics, ObservabilityMiddleware
 from paywarden.kit.openapi import install_openapi
 from paywarden.kit.querycase import CamelQueryMiddleware
 from paywarden.kit.ratelimit import RateLimiter, make_storage
+from paywarden.lookup.endpoints import router as lookup_router
 from paywarden.merchants.endpoints import router as merchants_router
 from paywarden.operators import repository as operator_repo
 from paywarden.operators import service as operators
@@ -32,6 +37,7 @@ from paywarden.orders.endpoints import router as payments_router
 from paywarden.plans.endpoints import router as plans_router
 from paywarden.support.endpoints import router as support_router
 from paywarden.sweeps.endpoints import router as wallet_router
+from paywarden.topups import service as topups
 from paywarden.tron.devnet import mount_devnet
 from paywarden.web_users import service as web_users
 from paywarden.web_users.admin_endpoints import router as web_users_admin_router
@@ -70,6 +76,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         async with db.transaction() as session:
             await operators.sync_primary(session, settings.admin_email, password)
             needs_bootstrap = await operator_repo.count_all(session) == 0
+            await topups.prepare(session, settings)  # the Cards product's internal merchant
             if settings.demo_data and not settings.is_production:
                 await demo.seed(session, settings.var_dir, settings.public_base_url)
         if needs_bootstrap:
@@ -110,8 +117,13 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(wallet_router)
     app.include_router(plans_router)
     app.include_router(support_router)
+    app.include_router(banners_router)
+    app.include_router(banners_client_router)
+    app.include_router(clients_admin_router)
+    app.include_router(lookup_router)
     app.include_router(web_users_admin_router)
     app.include_router(web_users_router)
+    app.include_router(client_api_router)
     app.include_router(payments_router)
     app.include_router(checkout_router)
     install_console(app)  # the admin console under /admin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -97,6 +98,21 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     smtp_from: str = "PayWarden <no-reply@localhost>"
 
+    # Cards: the client API. The bot backend's shared secret (header X-Bot-Token); unset: off.
+    bot_api_token: SecretStr | None = None
+    # The Telegram bot's token: it checks Mini App initData (X-Telegram-Init-Data); unset: off.
+    telegram_bot_token: SecretStr | None = None
+    # Seconds a Mini App's initData stays acceptable after its auth_date.
+    telegram_init_max_age: int = Field(default=86_400, ge=60, le=30 * 86_400)
+
+    # Cards: USDT top-ups. USD credited per USDT received (a decimal), and the largest top-up
+    # a client may ask for, in whole USDT.
+    usdt_usd_rate: Decimal = Field(default=Decimal("1"), gt=0, le=10, decimal_places=6)
+    topup_max_usdt: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    # Cards: partner ads. The largest banner image accepted (bytes); larger uploads get 413.
+    banner_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = "127.0.0.1"
@@ -118,6 +134,8 @@ class Settings(BaseSettings):
         "sweep_seed",
         "sweep_seed_file",
         "smtp_url",
+        "bot_api_token",
+        "telegram_bot_token",
         mode="before",
     )
     @classmethod

@@ -29,6 +29,9 @@ FORBIDDEN_FOR = {
     ("POST", "/api/v1/admin/plans"): {"operator"},
     ("PUT", "/api/v1/admin/plans/{plan_id}"): {"operator"},
     ("PUT", "/api/v1/admin/fx-rate"): {"operator"},
+    # Manual top-ups and demo balances move money: a super_admin makes them.
+    ("POST", "/api/v1/admin/clients/{client_id}/topup"): {"operator"},
+    ("POST", "/api/v1/admin/clients/{client_id}/balance"): {"operator"},
 }
 # Open to every signed-in operator.
 ANY_OPERATOR = {
@@ -58,6 +61,19 @@ ANY_OPERATOR = {
     # Web sign-ups: reading and removing a login are support work, as the seed's Web users tab.
     ("GET", "/api/v1/admin/web-users"),
     ("DELETE", "/api/v1/admin/web-users/{web_user_id}"),
+    ("PATCH", "/api/v1/admin/web-users/{web_user_id}"),
+    # Clients: reading, access, notes and the plan are support work.
+    ("GET", "/api/v1/admin/clients"),
+    ("GET", "/api/v1/admin/clients/{client_id}"),
+    ("PATCH", "/api/v1/admin/clients/{client_id}"),
+    ("POST", "/api/v1/admin/clients/{client_id}/plan"),
+    ("GET", "/api/v1/admin/clients/{client_id}/ledger"),
+    ("GET", "/api/v1/admin/lookup"),
+    # Partner ads: content work, as the seed's Partner ads tab; every change audited.
+    ("GET", "/api/v1/admin/banners"),
+    ("POST", "/api/v1/admin/banners"),
+    ("PUT", "/api/v1/admin/banners/{banner_id}"),
+    ("DELETE", "/api/v1/admin/banners/{banner_id}"),
 }
 
 

@@ -14,7 +14,7 @@ from paywarden.kit.web import DbRoute, Session
 from paywarden.operators.dependencies import CurrentOperator, OperatorActor
 from paywarden.web_users import csv_export, service
 from paywarden.web_users.repository import WebUserFilter
-from paywarden.web_users.schemas import WebUserOut, WebUserPage, WebUserQuery
+from paywarden.web_users.schemas import WebUserOut, WebUserPage, WebUserPatchIn, WebUserQuery
 
 router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: web users"])
 
@@ -50,3 +50,17 @@ async def delete_web_user(
     """Deletes the login; the linked client and its ledger stay. Audited."""
     await service.delete(db, web_user_id, actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/web-users/{web_user_id}", response_model=WebUserOut)
+async def update_web_user(
+    web_user_id: uuid.UUID,
+    body: WebUserPatchIn,
+    db: Session,
+    _: CurrentOperator,
+    actor: OperatorActor,
+) -> WebUserOut:
+    """`status` `active` | `disabled` (disabling signs the user out; enabling needs a verified
+    email, else 409 `INVALID_STATE`); `external_user_id` links the login to an existing bot
+    client (`tg_…`, 404 when there is none) or unlinks it (null). Audited."""
+    return WebUserOut.of(await service.update(db, web_user_id, body.changes(), actor))

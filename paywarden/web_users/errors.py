@@ -52,3 +52,13 @@ class ClientUnauthorized(AppError):
 
 class WebUserNotFound(NotFound):
     message = "Web user not found"
+
+
+class WebUserNotVerified(Conflict):
+    code = "INVALID_STATE"
+    message = "This login cannot be enabled before its email is verified"
+
+
+class EmptyWebUserUpdate(AppError):
+    code = "EMPTY_UPDATE"
+    message = "No fields to update"

@@ -79,6 +79,14 @@ async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now: date
     )
 
 
+async def revoke_sessions_of(session: AsyncSession, web_user_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(WebUserSession)
+        .where(WebUserSession.web_user_id == web_user_id, WebUserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 async def delete_user(session: AsyncSession, web_user_id: uuid.UUID) -> None:
     await session.execute(delete(WebUserSession).where(WebUserSession.web_user_id == web_user_id))
     await session.execute(delete(WebUser).where(WebUser.id == web_user_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, model_validator
 
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.pagination import PageQuery, Pagination
@@ -38,6 +38,23 @@ class WebUserQuery(PageQuery):
     search: str | None = Field(default=None, max_length=320)
     status: Literal["pending", "active", "disabled"] | None = None
     format: Literal["json", "csv"] = "json"
+
+
+class WebUserPatchIn(RequestModel):
+    """`status` enables or disables the login; `external_user_id` links it to a bot client
+    (`tg_<telegram user id>`, which must exist) or unlinks it (null)."""
+
+    status: Literal["active", "disabled"] | None = None
+    external_user_id: str | None = Field(default=None, pattern=r"^tg_[1-9][0-9]{0,19}$")
+
+    @model_validator(mode="after")
+    def _status_not_null(self) -> WebUserPatchIn:
+        if "status" in self.model_fields_set and self.status is None:
+            raise ValueError("status cannot be null")
+        return self
+
+    def changes(self) -> dict[str, str | None]:
+        return {k: getattr(self, k) for k in self.model_fields_set}
 
 
 class WebUserOut(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
@@ -31,10 +32,12 @@ from paywarden.web_users.errors import (
     EmailNotVerified,
     EmailTaken,
     EmailUnavailable,
+    EmptyWebUserUpdate,
     InvalidCredentials,
     TokenExpired,
     TokenInvalid,
     WebUserNotFound,
+    WebUserNotVerified,
 )
 from paywarden.web_users.mailer import Mailer, MailUnavailable
 from paywarden.web_users.repository import WebUserFilter
@@ -205,3 +208,37 @@ async def delete(db: AsyncSession, web_user_id: uuid.UUID, actor: Actor) -> None
         },
     )
     await repo.delete_user(db, user.id)
+
+
+async def update(
+    db: AsyncSession, web_user_id: uuid.UUID, changes: dict[str, Any], actor: Actor
+) -> WebUser:
+    """Enable or disable the login (disabling revokes its sessions: it is signed out at once),
+    link it to an existing `tg_…` client or unlink it. Audited with before and after."""
+    if not changes:
+        raise EmptyWebUserUpdate()
+    user = await repo.get(db, web_user_id)
+    if user is None:
+        raise WebUserNotFound()
+    if changes.get("status") == ACTIVE and user.email_verified_at is None:
+        raise WebUserNotVerified()
+    linked = changes.get("external_user_id")
+    if linked is not None:
+        await clients.by_external_id(db, linked)  # 404 when the bot has no such client
+    before = {k: getattr(user, k) for k, v in changes.items() if getattr(user, k) != v}
+    if not before:
+        return user
+    for field in before:
+        setattr(user, field, changes[field])
+    if "status" in before and user.status == DISABLED:
+        await repo.revoke_sessions_of(db, user.id, utcnow())
+    await db.flush()
+    audit.record(
+        db,
+        actor,
+        "web_user.update",
+        target_type="web_user",
+        target_id=user.id,
+        details={"before": before, "after": {k: changes[k] for k in before}},
+    )
+    return user

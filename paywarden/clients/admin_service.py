@@ -1,0 +1,213 @@
+"""Operators' rules on clients: find, read, change access and notes, assign a plan, top up by
+hand, set a demo balance. Every change is audited with the client as target.
+
+Manual top-ups (`adjustment`) and demo balances (`demo`) move money: the endpoints let only a
+super_admin call them. Demo balances are refused in production (403 `DEMO_DISABLED`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.audit import service as audit
+from paywarden.audit.context import Actor
+from paywarden.clients import admin_repository as repo
+from paywarden.clients import overview
+from paywarden.clients import service as clients
+from paywarden.clients.admin_errors import (
+    BelowReserved,
+    DemoBalanceDisabled,
+    EmptyUpdate,
+    IdempotencyKeyMismatch,
+    SupportOwnerNotFound,
+)
+from paywarden.clients.admin_repository import ClientFilter
+from paywarden.kit.pagination import Page, PageQuery
+from paywarden.models import Client, LedgerPosting, LedgerTransaction
+from paywarden.models.clients import ACTIVE, BANNED
+from paywarden.models.ledger import ADJUSTMENTS
+from paywarden.operators import repository as operators
+from paywarden.subscriptions import service as subscriptions
+from paywarden.wallets import repository as ledger
+from paywarden.wallets import service as wallets
+from paywarden.wallets.service import Entry, Leg, WalletBalance
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@dataclass(frozen=True)
+class ClientListed:
+    client: Client
+    plan_name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class MoneyMove:
+    entry: Entry | None  # None: nothing needed to move
+    kind: str
+    currency: str
+    amount: int  # cents moved, signed
+    wallet: WalletBalance  # after the move
+
+
+async def search(db: AsyncSession, f: ClientFilter, q: PageQuery) -> Page[ClientListed]:
+    rows, total = await repo.search(db, f, q.offset, q.limit)
+    emails = await repo.emails_of(db, [c for c, _ in rows])
+    items = [ClientListed(c, name, emails.get(c.id)) for c, name in rows]
+    return Page(items, q.page, q.limit, total)
+
+
+async def detail(db: AsyncSession, client_id: uuid.UUID, tz: ZoneInfo) -> overview.ClientOverview:
+    return await overview.build(db, await clients.get(db, client_id), tz)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+async def update(
+    db: AsyncSession, client_id: uuid.UUID, changes: dict[str, Any], actor: Actor
+) -> Client:
+    """Apply `changes` (`banned` sets the status); audited with before and after when
+    anything changed."""
+    if not changes:
+        raise EmptyUpdate()
+    client = await clients.get(db, client_id)
+    wanted = dict(changes)
+    if "banned" in wanted:
+        wanted["status"] = BANNED if wanted.pop("banned") else ACTIVE
+    owner = wanted.get("support_owner_id")
+    if owner is not None and await operators.get(db, owner) is None:
+        raise SupportOwnerNotFound()
+    before = {k: getattr(client, k) for k, v in wanted.items() if getattr(client, k) != v}
+    if not before:
+        return client
+    for field in before:
+        setattr(client, field, wanted[field])
+    await db.flush()
+    audit.record(
+        db,
+        actor,
+        "client.update",
+        target_type="client",
+        target_id=client.id,
+        details={
+            "before": {k: _plain(v) for k, v in before.items()},
+            "after": {k: _plain(wanted[k]) for k in before},
+        },
+    )
+    return client
+
+
+async def assign_plan(
+    db: AsyncSession, client_id: uuid.UUID, plan_id: uuid.UUID, notes: str | None, actor: Actor
+) -> Client:
+    """The operator's choice of plan (hidden ones too); charging and auditing are the
+    subscription's (`past_due` when the wallets cannot pay)."""
+    client = await clients.get(db, client_id)
+    await subscriptions.assign_plan(db, client, plan_id, actor, notes)
+    return client
+
+
+async def _wallet_after(db: AsyncSession, client_id: uuid.UUID, currency: str) -> WalletBalance:
+    return (await wallets.balances(db, client_id))[currency]
+
+
+async def manual_topup(
+    db: AsyncSession,
+    client_id: uuid.UUID,
+    currency: str,
+    amount: int,
+    note: str,
+    actor: Actor,
+    *,
+    idempotency_key: str | None = None,
+) -> MoneyMove:
+    """Credit the wallet against the adjustments account (kind `adjustment`, audited by the
+    ledger). A repeated Idempotency-Key returns the first top-up; with another amount or
+    currency it is 409 `IDEMPOTENCY_KEY_REUSED`."""
+    client = await clients.get(db, client_id)
+    # Namespaced by client: the same header value for another client is another top-up.
+    key = f"admin-topup:{client.id}:{idempotency_key or uuid.uuid4()}"
+    entry = await wallets.adjust(
+        db, client.id, currency, amount, idempotency_key=key, actor=actor, note=note
+    )
+    if entry.replayed:
+        account = await wallets.wallet(db, client.id, currency)
+        legs = await ledger.postings_of(db, entry.id)
+        if not any(p.account_id == account and p.amount == amount for p in legs):
+            raise IdempotencyKeyMismatch()
+    return MoneyMove(
+        entry, entry.kind, currency, amount, await _wallet_after(db, client.id, currency)
+    )
+
+
+async def set_demo_balance(
+    db: AsyncSession,
+    client_id: uuid.UUID,
+    currency: str,
+    amount: int,
+    note: str,
+    actor: Actor,
+    *,
+    is_production: bool,
+) -> MoneyMove:
+    """Post the difference between `amount` and the current balance (kind `demo`).
+
+    Never below what holds reserve (409 `BELOW_RESERVED`); the same balance again moves nothing.
+    """
+    if is_production:
+        raise DemoBalanceDisabled()
+    client = await clients.get(db, client_id)
+    account = await wallets.wallet(db, client.id, currency)
+    # Locked first: a concurrent move cannot land between reading the balance and posting.
+    locked = (await ledger.lock_accounts(db, [account]))[account]
+    reserved = (await ledger.held_sums(db, [account])).get(account, 0)
+    if amount < reserved:
+        raise BelowReserved()
+    difference = amount - locked.balance
+    entry = None
+    if difference:
+        key = f"admin-demo:{uuid.uuid4()}"
+        counter = await wallets.system_account(db, ADJUSTMENTS, currency, spread_key=key)
+        entry = await wallets.post(
+            db,
+            "demo",
+            key,
+            [Leg(account, currency, difference), Leg(counter, currency, -difference)],
+            reference_type="operator" if actor.operator_id else None,
+            reference_id=actor.operator_id,
+            note=note,
+            actor=actor.label,
+        )
+    audit.record(
+        db,
+        actor,
+        "client.demo_balance",
+        target_type="client",
+        target_id=client.id,
+        details={
+            "currency": currency,
+            "before": locked.balance,
+            "after": amount,
+            "amount": difference,
+            "note": note,
+            "transaction_id": str(entry.id) if entry else None,
+        },
+    )
+    return MoneyMove(entry, "demo", currency, difference, WalletBalance(currency, amount, reserved))
+
+
+async def ledger_lines(
+    db: AsyncSession, client_id: uuid.UUID, q: PageQuery
+) -> Page[tuple[LedgerPosting, LedgerTransaction]]:
+    """The client's wallet postings, newest first."""
+    client = await clients.get(db, client_id)
+    rows, total = await repo.ledger_lines(db, client.id, q.offset, q.limit)
+    return Page(rows, q.page, q.limit, total)

@@ -1,0 +1,67 @@
+"""What a client's app shows in one call (`GET /api/botcartd/state`), and its ledger pages.
+
+Cards and 3-D Secure codes come with part 2 of the Cards product: empty lists until then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.clients import admin_repository as ledger_repo
+from paywarden.kit.pagination import Page, PageQuery
+from paywarden.models import Client, LedgerPosting, LedgerTransaction, Plan
+from paywarden.models.clients import BANNED
+from paywarden.plans import service as plans
+from paywarden.subscriptions import service as subscriptions
+from paywarden.subscriptions.service import SubscriptionSummary
+from paywarden.support import service as support
+from paywarden.support.service import Support
+from paywarden.wallets import service as wallets
+from paywarden.wallets.service import WalletBalance
+
+LATEST_LINES = 20
+
+Line = tuple[LedgerPosting, LedgerTransaction]
+
+
+@dataclass(frozen=True)
+class State:
+    client: Client
+    plan: Plan | None
+    subscription: SubscriptionSummary
+    wallets: dict[str, WalletBalance]
+    ledger: Sequence[Line]
+    fx_rate_micros: int | None
+    support: Support
+
+
+async def ensure_plan(db: AsyncSession, client: Client) -> None:
+    """A client seen without a plan gets the default one (its first fee charged if it can be).
+    A banned client is left as it is: it reads, it changes nothing."""
+    if client.plan_id is None and client.status != BANNED:
+        await subscriptions.ensure(db, client)
+
+
+async def build(db: AsyncSession, client: Client) -> State:
+    summary = await subscriptions.summary(db, client)
+    rate = await plans.rate(db)
+    lines, _ = await ledger_repo.ledger_lines(db, client.id, 0, LATEST_LINES)
+    return State(
+        client=client,
+        plan=summary.plan,
+        subscription=summary,
+        wallets=await wallets.balances(db, client.id),
+        ledger=lines,
+        fx_rate_micros=rate.eur_usd_micros if rate else None,
+        support=await support.current(db),
+    )
+
+
+async def transactions(db: AsyncSession, client_id: uuid.UUID, q: PageQuery) -> Page[Line]:
+    """The client's wallet postings, newest first."""
+    rows, total = await ledger_repo.ledger_lines(db, client_id, q.offset, q.limit)
+    return Page(list(rows), q.page, q.limit, total)

@@ -1,0 +1,1 @@
+"""Lookup by ID: one box where an operator pastes any id and finds what it names."""
