@@ -4,6 +4,15 @@ from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
 from paywarden.models.banners import Banner
 from paywarden.models.base import Base
+from paywarden.models.cards import (
+    B2bGroup,
+    B2bInvite,
+    B2bProfile,
+    Card,
+    CardTransaction,
+    Code3ds,
+    IssuerEvent,
+)
 from paywarden.models.chain import ChainTransfer, ScannerState
 from paywarden.models.clients import Client
 from paywarden.models.incidents import Incident
@@ -21,15 +30,22 @@ from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEv
 
 __all__ = [
     "AuditEntry",
+    "B2bGroup",
+    "B2bInvite",
+    "B2bProfile",
     "BackupCode",
     "Banner",
     "Base",
+    "Card",
+    "CardTransaction",
     "ChainTransfer",
     "Client",
+    "Code3ds",
     "DepositAddress",
     "FxRate",
     "HotWallet",
     "Incident",
+    "IssuerEvent",
     "LedgerAccount",
     "LedgerHold",
     "LedgerPosting",
