@@ -1,0 +1,1 @@
+"""The card issuer, behind an adapter: `base.IssuerAdapter` and its implementations."""
