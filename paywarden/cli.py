@@ -97,6 +97,7 @@ def _prepare_shared_files(settings: Settings) -> None:
 def worker() -> None:
     """Run the background loops only."""
     from paywarden.context import WorkerContext, gateway_context, sweeper
+    from paywarden.issuer.registry import adapter_for
     from paywarden.topups import service as topups
     from paywarden.worker import run_loops
 
@@ -105,6 +106,7 @@ def worker() -> None:
     gateway = gateway_context(settings)
     try:
         sweeps = sweeper(settings, gateway)  # checks SWEEP_SEED against XPUB before any loop
+        adapter_for(settings)  # an unknown ISSUER or missing issuer secrets stop the start here
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -117,9 +119,13 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         async with db.transaction() as session:  # top-ups need the internal merchant
             await topups.prepare(session, settings)
+        issuer = adapter_for(settings)
         try:
-            await run_loops(WorkerContext(db=db, gateway=gateway, sweeper=sweeps), stop)
+            await run_loops(
+                WorkerContext(db=db, gateway=gateway, sweeper=sweeps, issuer=issuer), stop
+            )
         finally:
+            await issuer.aclose()
             await db.dispose()
 
     asyncio.run(main())
@@ -164,6 +170,47 @@ def devnet(
     )
     typer.echo(f"TronGrid base URL: http://{host}:{port}/devnet (a restart starts a fresh chain)")
     uvicorn.run(root, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command("sandbox-issuer")
+def sandbox_issuer(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind")] = 8091,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    callback_url: Annotated[
+        str | None,
+        typer.Option(help="Where to send authorizations and webhooks (default: the app's URL)"),
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PAYWARDEN_SANDBOX_SECRET",
+            help="Signing secret (default: the first of ISSUER_WEBHOOK_SECRETS)",
+        ),
+    ] = None,
+    settle_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Seconds before a purchase settles (0: by hand)")
+    ] = None,
+) -> None:
+    """Run the sandbox card issuer alone at http://HOST:PORT (state in memory); point the app
+    at it with ISSUER_URL=http://HOST:PORT."""
+    from paywarden.issuer.sandbox_service import create_sandbox_app
+
+    settings = _settings()
+    key, secrets = settings.issuer_key(), settings.issuer_secrets()
+    if not key or not (secret or secrets):
+        typer.echo("configuration error: set ISSUER_API_KEY and ISSUER_WEBHOOK_SECRETS", err=True)
+        raise typer.Exit(2)
+    configure_logging(json=settings.is_production, level=settings.log_level)
+    sandbox = create_sandbox_app(
+        api_key=key,
+        secret=secret or secrets[0],
+        callback_url=callback_url or settings.sandbox_callback_base,
+        settle_seconds=(
+            settings.sandbox_settle_seconds if settle_seconds is None else settle_seconds
+        ),
+    )
+    typer.echo(f"sandbox issuer at http://{host}:{port} (a restart starts afresh)")
+    uvicorn.run(sandbox, host=host, port=port, log_config=None, access_log=False)
 
 
 @operator_app.command("create")

@@ -9,6 +9,7 @@ from functools import cached_property
 from paywarden.addresses.service import Pool
 from paywarden.chain.config import TRON_BLOCK_SECONDS, ScannerConfig
 from paywarden.config import Settings
+from paywarden.issuer.base import IssuerAdapter
 from paywarden.kit.db import Database, PoolOptions
 from paywarden.kit.logging import get_logger
 from paywarden.orders.service import GatewayContext
@@ -118,6 +119,8 @@ class WorkerContext:
     trongrid: TronGridClient | None = None
     # The sweeper (keys included) in worker processes; None in the API process.
     sweeper: Sweeper | None = None
+    # The card issuer's adapter (paywarden/issuer/registry.py); the owner closes it.
+    issuer: IssuerAdapter | None = None
 
     @cached_property
     def tron(self) -> TronGridClient | None:

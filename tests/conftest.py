@@ -99,6 +99,9 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "admin_password": None,
             "redis_url": None,
             "log_level": "WARNING",
+            # Explicit, as production requires (development would derive them).
+            "issuer_api_key": "test-issuer-api-key",
+            "issuer_webhook_secrets": "test-issuer-webhook-secret",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
