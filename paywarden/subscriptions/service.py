@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
+from paywarden.cards import repository as cards_repo
 from paywarden.clients import service as clients
 from paywarden.kit.time import iso, utcnow
 from paywarden.models import Client, Plan, Subscription
@@ -88,8 +89,9 @@ def usd_for_eur(cents: int, rate: Decimal) -> int:
 
 
 async def active_cards(db: AsyncSession, client_id: uuid.UUID) -> int:
-    """The client's active cards: none until cards exist (a later issue adds the table)."""
-    return 0
+    """The client's cards that count against its slots and cap: every one not closed (a frozen
+    card can be unfrozen, so it still takes a slot)."""
+    return await cards_repo.count_open(db, client_id)
 
 
 def fee_key(client_id: uuid.UUID, period_start: datetime) -> str:

@@ -1,0 +1,405 @@
+"""Virtual cards: issuing (with the plan's issue fee) and the lifecycle, through the issuer.
+
+Issuing checks, in order: banned (403 CLIENT_BANNED), `can_create_cards` off (403
+CARDS_DISABLED), subscription not active (409 SUBSCRIPTION_INACTIVE), non-closed cards at the
+cap (the client's override, else the plan's: 409 CARD_LIMIT_REACHED), and the issue fee's funds
+(402 INSUFFICIENT_FUNDS). The fee is due once the client's non-closed cards already fill the
+plan's `cards_included` (the same rule as the subscription summary's `next_card_issue_fee`); it
+is taken from the EUR wallet or, when EUR is short, the USD equivalent at the operators' rate
+rounded up, as a `card_issue_fee` transaction keyed `card_issue:<card id>` to `fee_revenue`.
+
+The issuer is called first, with our new card's id as its reference (a retry is not a second
+card); the checks are then repeated under the client's row lock and the card and its fee are
+written together. When that write fails (funds spent or the cap reached meanwhile), the card is
+closed at the issuer again and the error reported.
+
+Lifecycle: active <-> frozen, either -> closed (final: 409 INVALID_STATE after it). The issuer
+is called first; only when it agreed does our row change. Asking for the state a card is
+already in is a no-op. Services never commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paywarden.audit import service as audit
+from paywarden.audit.context import Actor
+from paywarden.cards import repository as repo
+from paywarden.cards.errors import (
+    CardLimitReached,
+    CardNotFound,
+    CardsDisabled,
+    InsufficientFunds,
+    InvalidCardState,
+    IssuerFailed,
+    IssuerUnavailable,
+    SubscriptionInactive,
+)
+from paywarden.clients import service as clients
+from paywarden.clients.errors import ClientNotFound
+from paywarden.issuer.base import CardDetails, IssuedCard, IssuerAdapter, IssuerError
+from paywarden.kit.errors import ValidationFailed
+from paywarden.kit.logging import get_logger
+from paywarden.kit.time import utcnow
+from paywarden.models import Card, Client
+from paywarden.models.cards import CARD_ACTIVE, CARD_CLOSED, CARD_FROZEN, CARD_STATUSES
+from paywarden.models.ledger import EUR, FEE_REVENUE, USD
+from paywarden.models.subscriptions import ACTIVE as SUBSCRIPTION_ACTIVE
+from paywarden.plans import service as plans
+from paywarden.plans.errors import FxRateNotSet
+from paywarden.subscriptions import service as subscriptions
+from paywarden.subscriptions.service import usd_for_eur
+from paywarden.wallets import service as wallets
+from paywarden.wallets.errors import InsufficientFunds as WalletShort
+from paywarden.wallets.service import Entry, Leg
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+CARD_CURRENCIES = (EUR, USD)
+MAX_MONTHLY_LIMIT = 10_000_000  # 100,000.00 in the card's currency
+MAX_LABEL = 64
+
+
+def month_of(moment: datetime) -> str:
+    """The UTC month a card's spend counter counts (`YYYY-MM`)."""
+    return moment.strftime("%Y-%m")
+
+
+def spent_this_month(card: Card, now: datetime | None = None) -> int:
+    """The card's month-to-date spend: its counter while it counts this month, else zero."""
+    return card.spent_this_month if card.spend_month == month_of(now or utcnow()) else 0
+
+
+def fee_key(card_id: uuid.UUID) -> str:
+    return f"card_issue:{card_id}"
+
+
+# ---- the issuer ----------------------------------------------------------------------------
+
+
+async def _call(call: Callable[[], Awaitable[T]]) -> T:
+    """One issuer call, its refusal turned into our 502s (retryable or not)."""
+    try:
+        return await call()
+    except IssuerError as exc:
+        if exc.retryable:
+            raise IssuerUnavailable() from exc
+        raise IssuerFailed(f"The card issuer refused the request: {exc}") from exc
+
+
+async def _create_at_issuer(
+    adapter: IssuerAdapter, card_id: uuid.UUID, currency: str, limit: int, label: str | None
+) -> IssuedCard:
+    async def create() -> IssuedCard:
+        return await adapter.create_card(
+            currency=currency, monthly_limit=limit, label=label, reference=str(card_id)
+        )
+
+    try:
+        return await create()
+    except IssuerError as exc:
+        if not exc.retryable:
+            raise IssuerFailed(f"The card issuer refused the request: {exc}") from exc
+    # One retry with the same reference: the issuer answers with the card it may have made.
+    return await _call(create)
+
+
+async def _compensate(adapter: IssuerAdapter, card_id: uuid.UUID, issuer_card_id: str) -> None:
+    """Close a card the issuer made but we could not record; an orphan is logged for ops."""
+    try:
+        await adapter.close(issuer_card_id)
+    except Exception as exc:  # the original error is what the caller must see
+        log.error(
+            "card_compensation_failed",
+            card_id=str(card_id),
+            issuer_card_id=issuer_card_id,
+            error=type(exc).__name__,
+        )
+    else:
+        log.warning("card_compensated", card_id=str(card_id), issuer_card_id=issuer_card_id)
+
+
+# ---- issuing -------------------------------------------------------------------------------
+
+
+def validate_request(currency: str, monthly_limit: int, label: str | None) -> None:
+    """The schemas check these too; this keeps callers other than the API honest."""
+    if currency not in CARD_CURRENCIES:
+        raise ValidationFailed("currency must be EUR or USD")
+    if not 0 < monthly_limit <= MAX_MONTHLY_LIMIT:
+        raise ValidationFailed("monthly_limit must be above 0 and at most 100000.00")
+    if label is not None and len(label) > MAX_LABEL:
+        raise ValidationFailed(f"label must be at most {MAX_LABEL} characters")
+
+
+async def _issue_fee(db: AsyncSession, client: Client) -> int:
+    """Run the issuing checks (module docstring) and return the fee due, in EUR cents."""
+    clients.ensure_can_change(client)
+    if not client.can_create_cards:
+        raise CardsDisabled()
+    summary = await subscriptions.summary(db, client)
+    if summary.status != SUBSCRIPTION_ACTIVE:
+        raise SubscriptionInactive()
+    if summary.active_cards >= summary.max_active:
+        raise CardLimitReached()
+    return summary.next_card_issue_fee
+
+
+async def _fee_routes(db: AsyncSession, client_id: uuid.UUID, fee: int) -> list[tuple[str, int]]:
+    """Where the fee can come from now: EUR, else USD at the rate; raises when neither."""
+    available = {c: b.available for c, b in (await wallets.balances(db, client_id)).items()}
+    routes = [(EUR, fee)]
+    if available[EUR] < fee:
+        with contextlib.suppress(FxRateNotSet):  # no rate, no USD route
+            routes.append((USD, usd_for_eur(fee, await plans.current_rate(db))))
+    payable = [(c, amount) for c, amount in routes if available[c] >= amount]
+    if not payable:
+        raise InsufficientFunds()
+    return payable
+
+
+async def _charge_fee(db: AsyncSession, client: Client, card_id: uuid.UUID, fee: int) -> Entry:
+    key = fee_key(card_id)
+    for currency, amount in await _fee_routes(db, client.id, fee):
+        try:
+            return await wallets.post(
+                db,
+                "card_issue_fee",
+                key,
+                [
+                    Leg(await wallets.wallet(db, client.id, currency), currency, -amount),
+                    Leg(
+                        await wallets.system_account(db, FEE_REVENUE, currency, spread_key=key),
+                        currency,
+                        amount,
+                    ),
+                ],
+                reference_type="card",
+                reference_id=card_id,
+                note="card issue fee",
+                actor=client.external_user_id,
+            )
+        except WalletShort:
+            continue
+    raise InsufficientFunds()
+
+
+async def _record(
+    db: AsyncSession,
+    issuer: str,
+    client_id: uuid.UUID,
+    card_id: uuid.UUID,
+    issued: IssuedCard,
+    currency: str,
+    limit: int,
+    label: str | None,
+) -> Card:
+    """The card and its fee, written under the client's lock after the checks are repeated."""
+    client = await repo.lock_client(db, client_id)
+    if client is None:
+        raise ClientNotFound()
+    fee = await _issue_fee(db, client)
+    entry = await _charge_fee(db, client, card_id, fee) if fee else None
+    now = utcnow()
+    card = Card(
+        id=card_id,
+        client_id=client.id,
+        issuer=issuer,
+        issuer_card_id=issued.issuer_card_id,
+        currency=currency,
+        monthly_limit=limit,
+        spend_month=month_of(now),
+        spent_this_month=0,
+        status=issued.status if issued.status in CARD_STATUSES else CARD_ACTIVE,
+        last4=issued.last4,
+        label=label,
+        issue_fee=fee,
+        issue_transaction_id=entry.id if entry else None,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.add(db, card)
+    await db.flush()  # constraint failures surface here, while we can still compensate
+    return card
+
+
+async def issue(
+    db: AsyncSession,
+    adapter: IssuerAdapter,
+    client: Client,
+    currency: str,
+    monthly_limit: int,
+    label: str | None,
+    actor: Actor | None = None,
+) -> Card:
+    """Issue a card for the client (by the client, or by an operator when `actor` is given)."""
+    validate_request(currency, monthly_limit, label)
+    fee = await _issue_fee(db, client)
+    if fee:
+        await _fee_routes(db, client.id, fee)  # no card at the issuer for who cannot pay
+    card_id = uuid.uuid4()
+    issued = await _create_at_issuer(adapter, card_id, currency, monthly_limit, label)
+    try:
+        card = await _record(
+            db, adapter.name, client.id, card_id, issued, currency, monthly_limit, label
+        )
+    except Exception:
+        await _compensate(adapter, card_id, issued.issuer_card_id)
+        raise
+    if actor is not None:
+        audit.record(
+            db,
+            actor,
+            "card.issue",
+            target_type="client",
+            target_id=client.id,
+            details={
+                "card_id": str(card.id),
+                "issuer_card_id": card.issuer_card_id,
+                "currency": currency,
+                "monthly_limit": monthly_limit,
+                "label": label,
+                "issue_fee": card.issue_fee,
+            },
+        )
+    return card
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+async def get(db: AsyncSession, card_id: uuid.UUID) -> Card:
+    card = await repo.get(db, card_id)
+    if card is None:
+        raise CardNotFound()
+    return card
+
+
+async def of_client(db: AsyncSession, client: Client, card_id: uuid.UUID) -> Card:
+    """One of the client's own cards: another client's is as missing as none (404)."""
+    card = await repo.get(db, card_id)
+    if card is None or card.client_id != client.id:
+        raise CardNotFound()
+    return card
+
+
+async def list_for(db: AsyncSession, client_id: uuid.UUID) -> Sequence[Card]:
+    return await repo.by_client(db, client_id)
+
+
+async def details(adapter: IssuerAdapter, card: Card) -> CardDetails:
+    """PAN, expiry and CVV from the issuer, now: never stored here, never logged."""
+    if card.status == CARD_CLOSED:
+        raise InvalidCardState("A closed card has no details")
+    return await _call(lambda: adapter.card_details(card.issuer_card_id))
+
+
+# ---- lifecycle -----------------------------------------------------------------------------
+
+
+async def _owner_can_change(db: AsyncSession, card: Card) -> None:
+    """Unfreezing or a new limit makes a card usable again: never for a banned client."""
+    clients.ensure_can_change(await clients.get(db, card.client_id))
+
+
+def _audit(
+    db: AsyncSession, actor: Actor | None, action: str, card: Card, **details: object
+) -> None:
+    if actor is None:
+        return
+    audit.record(
+        db,
+        actor,
+        action,
+        target_type="client",
+        target_id=card.client_id,
+        details={"card_id": str(card.id), "issuer_card_id": card.issuer_card_id, **details},
+    )
+
+
+async def _locked_open(db: AsyncSession, card: Card) -> Card:
+    """The card's row, locked after the issuer's call; closed meanwhile: nothing to change."""
+    locked = await repo.get(db, card.id, lock=True)
+    if locked is None:
+        raise CardNotFound()
+    if locked.status == CARD_CLOSED:
+        raise InvalidCardState()
+    return locked
+
+
+async def _move(
+    db: AsyncSession,
+    card: Card,
+    target: str,
+    call: Callable[[str], Awaitable[None]],
+    actor: Actor | None,
+) -> Card:
+    if card.status == CARD_CLOSED:
+        raise InvalidCardState()
+    if card.status == target:
+        return card  # already there: nothing to ask the issuer
+    before = card.status
+    await _call(lambda: call(card.issuer_card_id))
+    locked = await _locked_open(db, card)
+    now = utcnow()
+    locked.status = target
+    locked.updated_at = now
+    if target == CARD_CLOSED:
+        locked.closed_at = now
+    await db.flush()
+    action = {CARD_FROZEN: "card.freeze", CARD_ACTIVE: "card.unfreeze", CARD_CLOSED: "card.close"}
+    _audit(db, actor, action[target], locked, before=before, after=target)
+    return locked
+
+
+async def freeze(
+    db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
+) -> Card:
+    return await _move(db, card, CARD_FROZEN, adapter.freeze, actor)
+
+
+async def unfreeze(
+    db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
+) -> Card:
+    if card.status != CARD_CLOSED:
+        await _owner_can_change(db, card)
+    return await _move(db, card, CARD_ACTIVE, adapter.unfreeze, actor)
+
+
+async def close(
+    db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
+) -> Card:
+    if card.status == CARD_CLOSED:
+        raise InvalidCardState("The card is already closed")
+    return await _move(db, card, CARD_CLOSED, adapter.close, actor)
+
+
+async def set_limit(
+    db: AsyncSession,
+    adapter: IssuerAdapter,
+    card: Card,
+    monthly_limit: int,
+    actor: Actor | None = None,
+) -> Card:
+    """A new monthly limit (it may be below this month's spend: purchases are then declined)."""
+    if card.status == CARD_CLOSED:
+        raise InvalidCardState()
+    validate_request(card.currency, monthly_limit, None)
+    await _owner_can_change(db, card)
+    if card.monthly_limit == monthly_limit:
+        return card
+    before = card.monthly_limit
+    await _call(lambda: adapter.set_limit(card.issuer_card_id, monthly_limit))
+    locked = await _locked_open(db, card)
+    locked.monthly_limit = monthly_limit
+    locked.updated_at = utcnow()
+    await db.flush()
+    _audit(db, actor, "card.limit_change", locked, before=before, after=monthly_limit)
+    return locked
