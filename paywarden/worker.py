@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from paywarden.addresses import service as addresses
+from paywarden.card_transactions import codes as codes_3ds
+from paywarden.card_transactions import inbox as issuer_inbox
 from paywarden.chain import tasks as chain
 from paywarden.context import WorkerContext
 from paywarden.kit.logging import get_logger
@@ -92,6 +94,16 @@ async def renew_subscriptions(ctx: WorkerContext) -> int:
         return await subscriptions.renew_due(session, utcnow())
 
 
+async def process_issuer_events(ctx: WorkerContext) -> int:
+    """Retry issuer webhooks left waiting (a prerequisite missing) or failed; SKIP LOCKED."""
+    return await issuer_inbox.process_due(ctx.db)
+
+
+async def expire_3ds_codes(ctx: WorkerContext) -> int:
+    async with ctx.db.transaction() as session:
+        return await codes_3ds.expire_due(session, utcnow())
+
+
 async def purge_operator_sessions(ctx: WorkerContext) -> int:
     async with ctx.db.transaction() as session:
         return await operators.purge_expired(session)
@@ -105,6 +117,8 @@ LOOPS: list[Loop] = [
     Loop("top_up_address_pool", 10, top_up_address_pool),
     Loop("purge_operator_sessions", 3600, purge_operator_sessions),
     Loop("renew_subscriptions", 60, renew_subscriptions),
+    Loop("process_issuer_events", 2, process_issuer_events),
+    Loop("expire_3ds_codes", 15, expire_3ds_codes),
 ]
 
 

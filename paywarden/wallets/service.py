@@ -50,8 +50,9 @@ from paywarden.wallets.errors import (
 )
 
 SYSTEM_SHARDS = 16
-# Only these kinds may take a client wallet below zero available, and only when asked to.
-NEGATIVE_ALLOWED_KINDS = ("adjustment",)
+# Only these kinds may take a client wallet below zero available, and only when asked to
+# (card_spend: a settlement the issuer has already paid, beyond what we held or authorized).
+NEGATIVE_ALLOWED_KINDS = ("adjustment", "card_spend")
 
 
 @dataclass(frozen=True)
