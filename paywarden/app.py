@@ -10,9 +10,17 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from paywarden import __version__, demo
+from paywarden.analytics.endpoints import router as card_transactions_admin_router
 from paywarden.audit.endpoints import router as audit_router
+from paywarden.b2b.endpoints import client_router as b2b_client_router
+from paywarden.b2b.endpoints import router as b2b_router
 from paywarden.banners.endpoints import client_router as banners_client_router
 from paywarden.banners.endpoints import router as banners_router
+from paywarden.card_transactions.admin_endpoints import router as issuer_events_router
+from paywarden.card_transactions.endpoints import client_router as codes_3ds_router
+from paywarden.card_transactions.endpoints import router as issuer_inbound_router
+from paywarden.cards.admin_endpoints import router as cards_admin_router
+from paywarden.cards.endpoints import router as cards_router
 from paywarden.checkout.endpoints import router as checkout_router
 from paywarden.clients.admin_endpoints import router as clients_admin_router
 from paywarden.clients.endpoints import router as client_api_router
@@ -20,6 +28,8 @@ from paywarden.config import Settings
 from paywarden.console import install_console
 from paywarden.context import WorkerContext, database, gateway_context, network, sweeper
 from paywarden.incidents.endpoints import router as incidents_router
+from paywarden.issuer.registry import adapter_for
+from paywarden.issuer.sandbox_service import mount_sandbox
 from paywarden.kit.errors import install_error_handlers
 from paywarden.kit.health import router as health_router
 from paywarden.kit.logging import configure_logging, get_logger
@@ -81,7 +91,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
                 await demo.seed(session, settings.var_dir, settings.public_base_url)
         if needs_bootstrap:
             _print_bootstrap_hint(settings)
-        worker_ctx = WorkerContext(db=db, gateway=app.state.gateway, sweeper=sweeps)
+        worker_ctx = WorkerContext(
+            db=db, gateway=app.state.gateway, sweeper=sweeps, issuer=app.state.issuer
+        )
         await top_up_address_pool(worker_ctx)  # addresses ready before the first order
         stop = asyncio.Event()
         worker = asyncio.create_task(run_loops(worker_ctx, stop)) if run_worker else None
@@ -92,6 +104,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             if worker:
                 await worker
             app.state.auth.limiter.close()
+            await app.state.issuer.aclose()
             await db.dispose()
 
     app = FastAPI(
@@ -107,6 +120,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     # Only a process running the loops reads the sweeper's keys (and checks them at start).
     sweeps = sweeper(settings, app.state.gateway) if run_worker else None
     app.state.network = network(settings)
+    app.state.issuer = adapter_for(settings)  # ConfigError for an unknown ISSUER
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(operators_router)
@@ -120,10 +134,18 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(banners_router)
     app.include_router(banners_client_router)
     app.include_router(clients_admin_router)
+    app.include_router(cards_admin_router)
+    app.include_router(card_transactions_admin_router)
+    app.include_router(issuer_events_router)
+    app.include_router(b2b_router)
     app.include_router(lookup_router)
     app.include_router(web_users_admin_router)
     app.include_router(web_users_router)
     app.include_router(client_api_router)
+    app.include_router(cards_router)
+    app.include_router(codes_3ds_router)
+    app.include_router(issuer_inbound_router)
+    app.include_router(b2b_client_router)
     app.include_router(payments_router)
     app.include_router(checkout_router)
     install_console(app)  # the admin console under /admin
@@ -134,10 +156,27 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             block_seconds=settings.devnet_block_seconds or None,
             solidify_depth=settings.devnet_solidify_depth,
         )
+    if settings.issuer == "sandbox" and not settings.is_production:
+        _mount_sandbox_issuer(app, settings)
     install_openapi(app)
     app.add_middleware(CamelQueryMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app
+
+
+def _mount_sandbox_issuer(app: FastAPI, settings: Settings) -> None:
+    """The sandbox issuer under /sandbox-issuer, with this app's key and first signing secret."""
+    key, secrets = settings.issuer_key(), settings.issuer_secrets()
+    assert key is not None  # development always has them (derived when unset)
+    assert secrets
+    mount_sandbox(
+        app,
+        "/sandbox-issuer",
+        api_key=key,
+        secret=secrets[0],
+        callback_url=settings.sandbox_callback_base,
+        settle_seconds=settings.sandbox_settle_seconds,
+    )
 
 
 def _print_bootstrap_hint(settings: Settings) -> None:

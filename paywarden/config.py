@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from decimal import Decimal
 from functools import cached_property
@@ -113,13 +116,38 @@ class Settings(BaseSettings):
     # Cards: partner ads. The largest banner image accepted (bytes); larger uploads get 413.
     banner_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
 
+    # Cards: the card issuer. ISSUER names the adapter (paywarden/issuer/registry.py).
+    issuer: str = "sandbox"
+    # The issuer's API base URL; empty: the embedded sandbox, PUBLIC_BASE_URL/sandbox-issuer.
+    issuer_url: str | None = None
+    # Our API key at the issuer, and the secrets its requests to us are signed with
+    # (comma-separated: two during a rotation). Empty in development: derived from SECRET_KEY.
+    issuer_api_key: SecretStr | None = None
+    issuer_webhook_secrets: SecretStr | None = None
+    # The sandbox issuer: seconds before an approved purchase settles (0: only on
+    # /simulate/settle), and where it sends authorizations and webhooks (empty: PUBLIC_BASE_URL).
+    sandbox_settle_seconds: float = Field(default=5.0, ge=0)
+    sandbox_callback_url: str | None = None
+
+    # Cards: the B2B profile pool. Fernet keys (comma-separated, the first encrypts, all
+    # decrypt: rotation) for the profiles' issuer credentials. Unset: development derives one
+    # from SECRET_KEY; production refuses uploads (503 B2B_KEY_MISSING).
+    b2b_encryption_key: SecretStr | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
 
     @field_validator(
-        "admin_email", "redis_url", "xpub", "trongrid_url", "cold_wallet_address", mode="before"
+        "admin_email",
+        "redis_url",
+        "xpub",
+        "trongrid_url",
+        "cold_wallet_address",
+        "issuer_url",
+        "sandbox_callback_url",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -136,11 +164,27 @@ class Settings(BaseSettings):
         "smtp_url",
         "bot_api_token",
         "telegram_bot_token",
+        "issuer_api_key",
+        "issuer_webhook_secrets",
         mode="before",
     )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("b2b_encryption_key", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return None if isinstance(value, str) else value
+        for key in value.split(","):
+            try:
+                raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(raw) != 32:  # the key itself stays out of the message
+                raise ValueError("B2B_ENCRYPTION_KEY must be Fernet keys (url-safe base64)")
+        return value
 
     @field_validator("admin_email")
     @classmethod
@@ -257,6 +301,40 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("issuer_url", "sandbox_callback_url")
+    @classmethod
+    def _url_no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.strip().rstrip("/") if value else None
+
+    @property
+    def issuer_base_url(self) -> str:
+        """ISSUER_URL, else the sandbox embedded in this app."""
+        return self.issuer_url or f"{self.public_base_url}/sandbox-issuer"
+
+    @property
+    def sandbox_callback_base(self) -> str:
+        """Where the sandbox issuer reaches this app: SANDBOX_CALLBACK_URL or PUBLIC_BASE_URL."""
+        return self.sandbox_callback_url or self.public_base_url
+
+    def issuer_key(self) -> str | None:
+        """ISSUER_API_KEY; in development derived from the signing key (None in production)."""
+        if self.issuer_api_key:
+            return self.issuer_api_key.get_secret_value().strip()
+        return None if self.is_production else self._derived("issuer-api-key")
+
+    def issuer_secrets(self) -> list[str]:
+        """ISSUER_WEBHOOK_SECRETS, newest first; in development one derived from the signing key
+        (empty in production)."""
+        if self.issuer_webhook_secrets:
+            raw = self.issuer_webhook_secrets.get_secret_value()
+            return [part.strip() for part in raw.split(",") if part.strip()]
+        return [] if self.is_production else [self._derived("issuer-webhook-secret")]
+
+    def _derived(self, purpose: str) -> str:
+        # Stable across restarts and shared by `serve` and `sandbox-issuer` run from one place.
+        mac = hmac.new(self.signing_key().encode(), purpose.encode(), hashlib.sha256)
+        return f"dev_{mac.hexdigest()[:40]}"
 
     @field_validator("report_timezone")
     @classmethod

@@ -32,9 +32,28 @@ FORBIDDEN_FOR = {
     # Manual top-ups and demo balances move money: a super_admin makes them.
     ("POST", "/api/v1/admin/clients/{client_id}/topup"): {"operator"},
     ("POST", "/api/v1/admin/clients/{client_id}/balance"): {"operator"},
+    # B2B profiles carry issuer credentials: uploading them and inviting clients to take them
+    # is a super_admin's.
+    ("POST", "/api/v1/admin/b2b-profiles"): {"operator"},
+    ("POST", "/api/v1/admin/b2b-groups/{group_id}/invites"): {"operator"},
 }
 # Open to every signed-in operator.
 ANY_OPERATOR = {
+    # The issuer inbox: reading it and replaying a failed event are support work (a replay is
+    # one more attempt at an idempotent handler, audited).
+    ("GET", "/api/v1/admin/issuer-events"),
+    ("GET", "/api/v1/admin/issuer-events/stats"),
+    ("POST", "/api/v1/admin/issuer-events/{event_id}/replay"),
+    # The B2B pool: reading it and housekeeping (groups, disabling, regrouping), audited.
+    ("GET", "/api/v1/admin/b2b-profiles"),
+    ("GET", "/api/v1/admin/b2b-profiles/stats"),
+    ("PATCH", "/api/v1/admin/b2b-profiles/{profile_id}"),
+    ("GET", "/api/v1/admin/b2b-groups"),
+    ("POST", "/api/v1/admin/b2b-groups"),
+    ("GET", "/api/v1/admin/b2b-groups/{group_id}/invites"),
+    # Card transactions for support and anti-fraud: reading only.
+    ("GET", "/api/v1/admin/card-transactions"),
+    ("GET", "/api/v1/admin/card-transactions/breakdown"),
     ("POST", "/api/v1/admin/auth/logout"),
     ("GET", "/api/v1/admin/auth/me"),
     ("POST", "/api/v1/admin/auth/password"),
@@ -68,6 +87,13 @@ ANY_OPERATOR = {
     ("PATCH", "/api/v1/admin/clients/{client_id}"),
     ("POST", "/api/v1/admin/clients/{client_id}/plan"),
     ("GET", "/api/v1/admin/clients/{client_id}/ledger"),
+    # Cards: listing, issuing for a client and the lifecycle are support work (audited).
+    ("GET", "/api/v1/admin/clients/{client_id}/cards"),
+    ("POST", "/api/v1/admin/clients/{client_id}/cards"),
+    ("POST", "/api/v1/admin/cards/{card_id}/freeze"),
+    ("POST", "/api/v1/admin/cards/{card_id}/unfreeze"),
+    ("POST", "/api/v1/admin/cards/{card_id}/close"),
+    ("PATCH", "/api/v1/admin/cards/{card_id}"),
     ("GET", "/api/v1/admin/lookup"),
     # Partner ads: content work, as the seed's Partner ads tab; every change audited.
     ("GET", "/api/v1/admin/banners"),

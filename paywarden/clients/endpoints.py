@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 
+from paywarden.card_transactions.schemas import Code3dsOut
+from paywarden.cards.schemas import CardOut
 from paywarden.clients import service as clients
 from paywarden.clients import state as client_state
 from paywarden.clients.auth import BotOnly, CurrentClient, StateReader
@@ -95,9 +97,9 @@ async def get_state(caller: StateReader, db: Session) -> StateOut:
         plan=ClientPlanOut.of(s.plan) if s.plan else None,
         subscription=SubscriptionOut.of(s.subscription),
         wallets={c: wallet_out(w.balance, w.reserved) for c, w in s.wallets.items()},
-        cards=[],
+        cards=[CardOut.of(c) for c in s.cards],
         ledger=[LedgerLineOut.of(p, t) for p, t in s.ledger],
-        codes_3ds=[],
+        codes_3ds=[Code3dsOut.of(c) for c in s.codes_3ds],
         fx_rate=rate_out(s.fx_rate_micros),
         support=SupportOut(
             contact=s.support.contact,

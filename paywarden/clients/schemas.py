@@ -4,10 +4,12 @@ the currency's fixed decimals (`"12.50"`, USDT `"20.000000"`), never as floats."
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from paywarden.card_transactions.schemas import Code3dsOut
+from paywarden.cards.schemas import CardOut
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt, parse_usdt
 from paywarden.kit.pagination import Pagination
@@ -250,9 +252,9 @@ class StateOut(BaseModel):
     plan: ClientPlanOut | None
     subscription: SubscriptionOut
     wallets: dict[str, WalletOut]
-    cards: list[dict[str, Any]]  # empty until cards exist (part 2)
+    cards: list[CardOut]  # newest first, closed ones included
     ledger: list[LedgerLineOut]  # the latest lines, newest first
-    codes_3ds: list[dict[str, Any]]  # empty until cards exist (part 2)
+    codes_3ds: list[Code3dsOut]  # the last day's 3-D Secure codes, newest first
     fx_rate: str | None  # the USD price of one EUR, null until operators set it
     support: SupportOut
 

@@ -1,6 +1,7 @@
 """What a client's app shows in one call (`GET /api/botcartd/state`), and its ledger pages.
 
-Cards and 3-D Secure codes come with part 2 of the Cards product: empty lists until then.
+Cards are every card of the client, newest first, closed ones included; 3-D Secure codes
+those of the last day, newest first.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.card_transactions import codes as codes_3ds
+from paywarden.cards import service as cards
 from paywarden.clients import admin_repository as ledger_repo
 from paywarden.kit.pagination import Page, PageQuery
-from paywarden.models import Client, LedgerPosting, LedgerTransaction, Plan
+from paywarden.kit.time import utcnow
+from paywarden.models import Card, Client, Code3ds, LedgerPosting, LedgerTransaction, Plan
 from paywarden.models.clients import BANNED
 from paywarden.plans import service as plans
 from paywarden.subscriptions import service as subscriptions
@@ -34,6 +38,8 @@ class State:
     plan: Plan | None
     subscription: SubscriptionSummary
     wallets: dict[str, WalletBalance]
+    cards: Sequence[Card]
+    codes_3ds: Sequence[Code3ds]  # the last day's 3-D Secure codes, newest first
     ledger: Sequence[Line]
     fx_rate_micros: int | None
     support: Support
@@ -55,6 +61,8 @@ async def build(db: AsyncSession, client: Client) -> State:
         plan=summary.plan,
         subscription=summary,
         wallets=await wallets.balances(db, client.id),
+        cards=await cards.list_for(db, client.id),
+        codes_3ds=await codes_3ds.for_client(db, client.id, utcnow()),
         ledger=lines,
         fx_rate_micros=rate.eur_usd_micros if rate else None,
         support=await support.current(db),

@@ -1,0 +1,1 @@
+"""Card transactions for support and anti-fraud: the filtered list and the breakdowns."""
