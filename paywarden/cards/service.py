@@ -20,7 +20,6 @@ already in is a no-op. Services never commit.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -49,15 +48,11 @@ from paywarden.kit.logging import get_logger
 from paywarden.kit.time import utcnow
 from paywarden.models import Card, Client
 from paywarden.models.cards import CARD_ACTIVE, CARD_CLOSED, CARD_FROZEN, CARD_STATUSES
-from paywarden.models.ledger import EUR, FEE_REVENUE, USD
+from paywarden.models.ledger import EUR, USD
 from paywarden.models.subscriptions import ACTIVE as SUBSCRIPTION_ACTIVE
-from paywarden.plans import service as plans
-from paywarden.plans.errors import FxRateNotSet
 from paywarden.subscriptions import service as subscriptions
-from paywarden.subscriptions.service import usd_for_eur
-from paywarden.wallets import service as wallets
-from paywarden.wallets.errors import InsufficientFunds as WalletShort
-from paywarden.wallets.service import Entry, Leg
+from paywarden.wallets import fees
+from paywarden.wallets.service import Entry
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -152,43 +147,21 @@ async def _issue_fee(db: AsyncSession, client: Client) -> int:
     return summary.next_card_issue_fee
 
 
-async def _fee_routes(db: AsyncSession, client_id: uuid.UUID, fee: int) -> list[tuple[str, int]]:
-    """Where the fee can come from now: EUR, else USD at the rate; raises when neither."""
-    available = {c: b.available for c, b in (await wallets.balances(db, client_id)).items()}
-    routes = [(EUR, fee)]
-    if available[EUR] < fee:
-        with contextlib.suppress(FxRateNotSet):  # no rate, no USD route
-            routes.append((USD, usd_for_eur(fee, await plans.current_rate(db))))
-    payable = [(c, amount) for c, amount in routes if available[c] >= amount]
-    if not payable:
-        raise InsufficientFunds()
-    return payable
-
-
 async def _charge_fee(db: AsyncSession, client: Client, card_id: uuid.UUID, fee: int) -> Entry:
-    key = fee_key(card_id)
-    for currency, amount in await _fee_routes(db, client.id, fee):
-        try:
-            return await wallets.post(
-                db,
-                "card_issue_fee",
-                key,
-                [
-                    Leg(await wallets.wallet(db, client.id, currency), currency, -amount),
-                    Leg(
-                        await wallets.system_account(db, FEE_REVENUE, currency, spread_key=key),
-                        currency,
-                        amount,
-                    ),
-                ],
-                reference_type="card",
-                reference_id=card_id,
-                note="card issue fee",
-                actor=client.external_user_id,
-            )
-        except WalletShort:
-            continue
-    raise InsufficientFunds()
+    paid = await fees.charge(
+        db,
+        client.id,
+        fee,
+        kind="card_issue_fee",
+        idempotency_key=fee_key(card_id),
+        reference_type="card",
+        reference_id=card_id,
+        note="card issue fee",
+        actor=client.external_user_id,
+    )
+    if paid is None:
+        raise InsufficientFunds()
+    return paid.entry
 
 
 async def _record(
@@ -242,8 +215,8 @@ async def issue(
     """Issue a card for the client (by the client, or by an operator when `actor` is given)."""
     validate_request(currency, monthly_limit, label)
     fee = await _issue_fee(db, client)
-    if fee:
-        await _fee_routes(db, client.id, fee)  # no card at the issuer for who cannot pay
+    if fee and not await fees.payable_routes(db, client.id, fee):
+        raise InsufficientFunds()  # no card at the issuer for who cannot pay
     card_id = uuid.uuid4()
     issued = await _create_at_issuer(adapter, card_id, currency, monthly_limit, label)
     try:

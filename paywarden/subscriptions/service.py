@@ -17,11 +17,9 @@ key makes a second or concurrent run a no-op; rows are also claimed with SKIP LO
 from __future__ import annotations
 
 import calendar
-import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,11 +30,9 @@ from paywarden.clients import service as clients
 from paywarden.kit.time import iso, utcnow
 from paywarden.models import Client, Plan, Subscription
 from paywarden.models.clients import ACTIVE as CLIENT_ACTIVE
-from paywarden.models.ledger import EUR, FEE_REVENUE, USD
 from paywarden.models.subscriptions import ACTIVE, PAST_DUE, PENDING
 from paywarden.plans import repository as plans_repo
 from paywarden.plans import service as plans
-from paywarden.plans.errors import FxRateNotSet
 from paywarden.subscriptions import repository as repo
 from paywarden.subscriptions.errors import (
     InsufficientFunds,
@@ -44,9 +40,7 @@ from paywarden.subscriptions.errors import (
     PlanNotFound,
     PlanNotSelectable,
 )
-from paywarden.wallets import service as wallets
-from paywarden.wallets.errors import InsufficientFunds as WalletShort
-from paywarden.wallets.service import Leg
+from paywarden.wallets import fees
 
 NONE = "none"  # the summary's status for a client without a subscription
 # How often the renewal job retries an unpaid (pending, past_due) subscription.
@@ -83,11 +77,6 @@ def add_month(moment: datetime) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def usd_for_eur(cents: int, rate: Decimal) -> int:
-    """USD cents for EUR cents at `rate` (USD per EUR), rounded up: the house never loses."""
-    return int((Decimal(cents) * rate).to_integral_value(ROUND_CEILING))
-
-
 async def active_cards(db: AsyncSession, client_id: uuid.UUID) -> int:
     """The client's cards that count against its slots and cap: every one not closed (a frozen
     card can be unfrozen, so it still takes a slot)."""
@@ -106,37 +95,20 @@ async def _pay(db: AsyncSession, client: Client, plan: Plan, period_start: datet
     fee = plan.monthly_fee
     if fee == 0:
         return Payment(None, 0, None)
-    key = fee_key(client.id, period_start)
-    available = {c: b.available for c, b in (await wallets.balances(db, client.id)).items()}
-    choices = [(EUR, fee)]
-    if available[EUR] < fee:
-        with contextlib.suppress(FxRateNotSet):  # no rate, no USD route
-            choices.append((USD, usd_for_eur(fee, await plans.current_rate(db))))
-    for currency, amount in choices:
-        if available[currency] < amount:
-            continue
-        try:
-            entry = await wallets.post(
-                db,
-                "subscription_fee",
-                key,
-                [
-                    Leg(await wallets.wallet(db, client.id, currency), currency, -amount),
-                    Leg(
-                        await wallets.system_account(db, FEE_REVENUE, currency, spread_key=key),
-                        currency,
-                        amount,
-                    ),
-                ],
-                reference_type="plan",
-                reference_id=plan.id,
-                note=f"{plan.name}: period from {iso(period_start)}",
-                actor="system",
-            )
-        except WalletShort:
-            continue
-        return Payment(currency, amount, entry.id)
-    raise InsufficientFunds()
+    paid = await fees.charge(
+        db,
+        client.id,
+        fee,
+        kind="subscription_fee",
+        idempotency_key=fee_key(client.id, period_start),
+        reference_type="plan",
+        reference_id=plan.id,
+        note=f"{plan.name}: period from {iso(period_start)}",
+        actor="system",
+    )
+    if paid is None:
+        raise InsufficientFunds()
+    return Payment(paid.currency, paid.amount, paid.entry.id)
 
 
 def _start_period(
