@@ -64,6 +64,38 @@ def _tx_id(e: IssuerEventData) -> str:
     return e.issuer_transaction_id
 
 
+def _unseen_transaction(
+    card: Card,
+    issuer: str,
+    e: IssuerEventData,
+    status: str,
+    amount: int,
+    fee: int,
+    merchant_currency: str,
+    now: datetime,
+) -> CardTransaction:
+    """The row of a purchase we first hear of through an event (no authorization came)."""
+    return CardTransaction(
+        id=uuid.uuid4(),
+        card_id=card.id,
+        client_id=card.client_id,
+        issuer=issuer,
+        issuer_transaction_id=_tx_id(e),
+        status=status,
+        amount=amount,
+        currency=card.currency,
+        fx_fee=fee,
+        merchant_amount=e.merchant_amount if e.merchant_amount is not None else e.amount or 0,
+        merchant_currency=merchant_currency,
+        merchant=e.merchant[:255] if e.merchant else None,
+        mcc=e.mcc[:4] if e.mcc else None,
+        country=e.country[:2].upper() if e.country else None,
+        refunded_amount=0,
+        created_at=e.occurred_at or now,
+        updated_at=now,
+    )
+
+
 async def _card(db: AsyncSession, issuer: str, e: IssuerEventData) -> Card:
     if not e.issuer_card_id:
         raise EventRejected(f"a {e.kind} event without a card id")
@@ -202,24 +234,8 @@ async def _forced(
         _, plan = await repo.client_and_plan(db, card.client_id)
         merchant_currency = e.merchant_currency or e.currency or card.currency
         fee = fx_fee(e.amount, card.currency, merchant_currency, plan and plan.fx_fee_bps)
-        tx = CardTransaction(
-            id=uuid.uuid4(),
-            card_id=card.id,
-            client_id=card.client_id,
-            issuer=issuer,
-            issuer_transaction_id=_tx_id(e),
-            status="settled",
-            amount=e.amount + fee,
-            currency=card.currency,
-            fx_fee=fee,
-            merchant_amount=e.merchant_amount if e.merchant_amount is not None else e.amount,
-            merchant_currency=merchant_currency,
-            merchant=e.merchant[:255] if e.merchant else None,
-            mcc=e.mcc[:4] if e.mcc else None,
-            country=e.country[:2].upper() if e.country else None,
-            refunded_amount=0,
-            created_at=e.occurred_at or now,
-            updated_at=now,
+        tx = _unseen_transaction(
+            card, issuer, e, "settled", e.amount + fee, fee, merchant_currency, now
         )
         repo.add(db, tx)
         await db.flush()
@@ -339,25 +355,8 @@ async def _declined(db: AsyncSession, issuer: str, e: IssuerEventData, now: date
     if tx is None:
         card = await _card(db, issuer, e)
         amount = e.amount or 0
-        tx = CardTransaction(
-            id=uuid.uuid4(),
-            card_id=card.id,
-            client_id=card.client_id,
-            issuer=issuer,
-            issuer_transaction_id=_tx_id(e),
-            status="declined",
-            amount=amount,
-            currency=card.currency,
-            fx_fee=0,
-            merchant_amount=e.merchant_amount if e.merchant_amount is not None else amount,
-            merchant_currency=e.merchant_currency or e.currency or card.currency,
-            merchant=e.merchant[:255] if e.merchant else None,
-            mcc=e.mcc[:4] if e.mcc else None,
-            country=e.country[:2].upper() if e.country else None,
-            refunded_amount=0,
-            created_at=e.occurred_at or now,
-            updated_at=now,
-        )
+        merchant_currency = e.merchant_currency or e.currency or card.currency
+        tx = _unseen_transaction(card, issuer, e, "declined", amount, 0, merchant_currency, now)
         repo.add(db, tx)
     elif tx.status == "approved":
         assert card is not None
