@@ -2,7 +2,8 @@
 
 An adapter translates between an issuer's own API and these types; nothing outside the adapter
 knows the issuer's field names or codes (the raw code is kept beside the normalized one). A
-second issuer is a new module implementing `IssuerAdapter` and a line in the registry.
+second issuer is a new module of this package implementing `IssuerAdapter` with a
+`build(settings)` function (see registry.py); nothing outside it changes.
 
 Two directions:
 - we call the issuer (create, freeze, unfreeze, close, set a limit, card details, balances,

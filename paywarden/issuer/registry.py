@@ -1,28 +1,42 @@
-"""The configured card issuer: ISSUER names one adapter; a new issuer is a line here."""
+"""The configured card issuer. ISSUER names a module of this package, `paywarden.issuer.<name>`,
+whose `build(settings)` returns its adapter: a new issuer is a new module and nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from types import ModuleType
 
+from paywarden import issuer as package
 from paywarden.config import ConfigError, Settings
 from paywarden.issuer.base import IssuerAdapter
-from paywarden.issuer.sandbox import SandboxAdapter
+
+# Modules of the package that are plumbing, not issuers.
+NOT_ISSUERS = frozenset({"base", "registry", "signing"})
 
 
-def _sandbox(settings: Settings) -> IssuerAdapter:
-    key, secrets = settings.issuer_key(), settings.issuer_secrets()
-    if not key or not secrets:  # only production leaves them unset (development derives them)
-        raise ConfigError("ISSUER_API_KEY and ISSUER_WEBHOOK_SECRETS must be set in production")
-    return SandboxAdapter(settings.issuer_base_url, key, secrets)
+def _issuer_modules() -> dict[str, ModuleType]:
+    found = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.ispkg or info.name in NOT_ISSUERS:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if callable(getattr(module, "build", None)):
+            found[info.name] = module
+    return found
 
 
-ADAPTERS: dict[str, Callable[[Settings], IssuerAdapter]] = {"sandbox": _sandbox}
+def known() -> list[str]:
+    """The issuers this installation can use (the values ISSUER accepts)."""
+    return sorted(_issuer_modules())
 
 
 def adapter_for(settings: Settings) -> IssuerAdapter:
     """The adapter ISSUER names; ConfigError (with the known names) for any other."""
-    build = ADAPTERS.get(settings.issuer.strip().lower())
-    if build is None:
-        known = ", ".join(sorted(ADAPTERS))
-        raise ConfigError(f"ISSUER={settings.issuer!r} is not a known card issuer (known: {known})")
-    return build(settings)
+    modules = _issuer_modules()
+    module = modules.get(settings.issuer.strip().lower())
+    if module is None:
+        names = ", ".join(sorted(modules))
+        raise ConfigError(f"ISSUER={settings.issuer!r} is not a known card issuer (known: {names})")
+    adapter: IssuerAdapter = module.build(settings)
+    return adapter

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from paywarden.config import ConfigError, Settings
 from paywarden.issuer import signing
 from paywarden.issuer.base import (
     AuthorizationRequest,
@@ -389,3 +390,11 @@ def _secret_text(value: object) -> str | None:
     reveal = getattr(value, "get_secret_value", None)
     text = reveal() if callable(reveal) else value
     return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def build(settings: Settings) -> SandboxAdapter:
+    """The registry's entry point (ISSUER=sandbox)."""
+    key, secrets = settings.issuer_key(), settings.issuer_secrets()
+    if not key or not secrets:  # only production leaves them unset (development derives them)
+        raise ConfigError("ISSUER_API_KEY and ISSUER_WEBHOOK_SECRETS must be set in production")
+    return SandboxAdapter(settings.issuer_base_url, key, secrets)

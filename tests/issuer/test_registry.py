@@ -11,7 +11,7 @@ from starlette.routing import Mount
 
 from paywarden.app import create_app
 from paywarden.config import ConfigError, Settings
-from paywarden.issuer.registry import adapter_for
+from paywarden.issuer.registry import adapter_for, known
 from paywarden.issuer.sandbox import SandboxAdapter
 from tests.conftest import client_for
 
@@ -83,3 +83,8 @@ async def test_the_app_holds_the_adapter_and_mounts_the_sandbox(app: FastAPI) ->
             "/sandbox-issuer/v1/health", headers={"Authorization": f"Bearer {key}"}
         )
         assert ok.json() == {"status": "ok"}
+
+
+def test_an_issuer_is_a_module_with_build() -> None:
+    # A second issuer needs no change outside its module: the registry finds it by name.
+    assert known() == ["sandbox"]
