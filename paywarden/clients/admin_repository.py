@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import (
     AuditEntry,
+    Card,
+    CardTransaction,
     Client,
     LedgerAccount,
     LedgerPosting,
@@ -207,3 +209,31 @@ async def ledger_lines(
         .limit(limit)
     )
     return [(p, t) for p, t in rows.all()], int(total or 0)
+
+
+async def cards_of(session: AsyncSession, client_id: uuid.UUID) -> Sequence[Card]:
+    return (await session.scalars(select(Card).where(Card.client_id == client_id))).all()
+
+
+async def card_transaction_counts(
+    session: AsyncSession, client_id: uuid.UUID, since: datetime
+) -> dict[str, int]:
+    """The client's card transactions since `since`, counted by status."""
+    rows = await session.execute(
+        select(CardTransaction.status, func.count())
+        .where(CardTransaction.client_id == client_id, CardTransaction.created_at >= since)
+        .group_by(CardTransaction.status)
+    )
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def latest_card_transaction(
+    session: AsyncSession, client_id: uuid.UUID
+) -> CardTransaction | None:
+    query = (
+        select(CardTransaction)
+        .where(CardTransaction.client_id == client_id)
+        .order_by(CardTransaction.created_at.desc(), CardTransaction.id)
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
-from paywarden.clients.overview import ClientOverview, PerCurrency, Window
+from paywarden.card_transactions.codes import CodeStats
+from paywarden.clients.overview import CardsOverview, ClientOverview, PerCurrency, Quality, Window
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt
 from paywarden.kit.pagination import PageQuery, Pagination
 from paywarden.kit.time import iso
-from paywarden.models import AuditEntry, Client, LedgerPosting, LedgerTransaction, Plan, Topup
+from paywarden.models import (
+    AuditEntry,
+    CardTransaction,
+    Client,
+    LedgerPosting,
+    LedgerTransaction,
+    Plan,
+    Topup,
+)
 from paywarden.models.clients import BANNED
 from paywarden.plans.amounts import format_cents, parse_cents
 from paywarden.plans.schemas import Cents
@@ -216,6 +226,104 @@ class Notes(BaseModel):
     last_admin_action: AdminAction | None
 
 
+class CardsBlock(BaseModel):
+    """The seed's "Cards (overview)"."""
+
+    total: int
+    active: int
+    frozen: int
+    closed: int
+    by_currency: dict[str, int]
+    assigned_limit: dict[str, str]  # monthly limits of the active cards
+    available_to_spend: dict[str, str]  # room under those limits, capped by the wallet
+
+    @classmethod
+    def of(cls, c: CardsOverview) -> CardsBlock:
+        return cls(
+            total=c.total,
+            active=c.active,
+            frozen=c.frozen,
+            closed=c.closed,
+            by_currency=c.by_currency,
+            assigned_limit=_amounts(c.assigned_limit),
+            available_to_spend=_amounts(c.available_to_spend),
+        )
+
+
+def _rate(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+class QualityBlock(BaseModel):
+    """The seed's approval and decline rates (3 d), in percent; null before any decision."""
+
+    approved_3d: int
+    declined_3d: int
+    approval_rate_3d: str | None
+    decline_rate_3d: str | None
+
+    @classmethod
+    def of(cls, q: Quality) -> QualityBlock:
+        return cls(
+            approved_3d=q.approved,
+            declined_3d=q.declined,
+            approval_rate_3d=_rate(q.rate(q.approved)),
+            decline_rate_3d=_rate(q.rate(q.declined)),
+        )
+
+
+class Risk3dsBlock(BaseModel):
+    """The seed's "Risk / 3DS": codes requested today and in 7 days, approval rate by codes."""
+
+    requests_today: int
+    requests_7d: int
+    approval_rate_7d: str | None
+    expired_7d: int
+
+    @classmethod
+    def of(cls, r: CodeStats) -> Risk3dsBlock:
+        return cls(
+            requests_today=r.requests_today,
+            requests_7d=r.requests_7d,
+            approval_rate_7d=_rate(r.approval_rate_7d),
+            expired_7d=r.expired_7d,
+        )
+
+
+class LatestTransaction(BaseModel):
+    """The seed's "Transactions (latest)"."""
+
+    id: uuid.UUID
+    card_id: uuid.UUID
+    status: str
+    decline_reason: str | None
+    merchant: str | None
+    amount: str
+    currency: str
+    mcc: str | None
+    country: str | None
+    fx_fee: str
+    created_at: str
+
+    @classmethod
+    def of(cls, t: CardTransaction | None) -> LatestTransaction | None:
+        if t is None:
+            return None
+        return cls(
+            id=t.id,
+            card_id=t.card_id,
+            status=t.status,
+            decline_reason=t.decline_reason,
+            merchant=t.merchant,
+            amount=format_cents(t.amount),
+            currency=t.currency,
+            mcc=t.mcc,
+            country=t.country,
+            fx_fee=format_cents(t.fx_fee),
+            created_at=iso(t.created_at) or "",
+        )
+
+
 class ClientDetail(BaseModel):
     identity: Identity
     tariff: Tariff
@@ -226,6 +334,10 @@ class ClientDetail(BaseModel):
     activity: Activity
     latest_topup: LatestTopup | None
     notes: Notes
+    cards: CardsBlock
+    transaction_quality: QualityBlock
+    risk_3ds: Risk3dsBlock
+    latest_transaction: LatestTransaction | None
 
     @classmethod
     def of(cls, o: ClientOverview) -> ClientDetail:
@@ -301,6 +413,10 @@ class ClientDetail(BaseModel):
                 ),
                 last_admin_action=AdminAction.of(o.last_action),
             ),
+            cards=CardsBlock.of(o.cards),
+            transaction_quality=QualityBlock.of(o.quality),
+            risk_3ds=Risk3dsBlock.of(o.risk_3ds),
+            latest_transaction=LatestTransaction.of(o.latest_transaction),
         )
 
 

@@ -8,6 +8,12 @@ Lifetime figures, per currency, from the postings on the client's own wallets:
   (subscription, card issue and top-up fees, and the fee legs inside top-ups and conversions),
   in the currency the fee was taken in.
 "Today" and "last 3 days" (today and the two days before) use the report time zone.
+
+Cards (the seed's "Cards (overview)"): counts by state and currency; the assigned limit is the
+sum of the active cards' monthly limits; available to spend, per currency, is what the active
+cards could still spend this month — their room under the limits, capped by the wallet's
+available balance. Transaction quality: of the card transactions decided in the last 3 days,
+the share approved (authorized, whatever became of them later) and declined.
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.card_transactions import codes
+from paywarden.card_transactions.codes import CodeStats
 from paywarden.clients import admin_repository as repo
 from paywarden.clients.admin_repository import KindSum
 from paywarden.kit.time import utcnow
-from paywarden.models import AuditEntry, Client, Operator, Plan, Topup
+from paywarden.models import AuditEntry, Card, CardTransaction, Client, Operator, Plan, Topup
+from paywarden.models.cards import CARD_ACTIVE, CARD_CLOSED, CARD_FROZEN
 from paywarden.models.ledger import EUR, USD, WALLET_CURRENCIES
 from paywarden.plans import service as plans
 from paywarden.plans.errors import FxRateNotSet
@@ -67,6 +76,29 @@ class Activity:
 
 
 @dataclass(frozen=True)
+class CardsOverview:
+    total: int
+    active: int
+    frozen: int
+    closed: int
+    by_currency: dict[str, int]  # every card, closed ones too
+    assigned_limit: PerCurrency  # monthly limits of the active cards
+    available_to_spend: PerCurrency
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Card transactions decided in the last 3 days (pending ones wait)."""
+
+    approved: int
+    declined: int
+
+    def rate(self, part: int) -> Decimal | None:
+        decided = self.approved + self.declined
+        return (Decimal(part * 100) / decided).quantize(Decimal("0.1")) if decided else None
+
+
+@dataclass(frozen=True)
 class ClientOverview:
     client: Client
     plan: Plan | None
@@ -78,6 +110,10 @@ class ClientOverview:
     activity: Activity
     latest_topup: Topup | None
     last_action: AuditEntry | None
+    cards: CardsOverview
+    quality: Quality
+    risk_3ds: CodeStats
+    latest_transaction: CardTransaction | None
 
 
 def _sum(rows: Iterable[KindSum], kinds: tuple[str, ...], sign: int = 1) -> PerCurrency:
@@ -137,20 +173,59 @@ async def activity(
     )
 
 
+def cards_overview(
+    cards: Iterable[Card], balances: dict[str, WalletBalance], now: datetime
+) -> CardsOverview:
+    cards = list(cards)
+    month = now.strftime("%Y-%m")  # the month spent_this_month counts (UTC)
+    by_currency: dict[str, int] = dict.fromkeys(WALLET_CURRENCIES, 0)
+    limit: PerCurrency = dict.fromkeys(WALLET_CURRENCIES, 0)
+    room: PerCurrency = dict.fromkeys(WALLET_CURRENCIES, 0)
+    for card in cards:
+        by_currency[card.currency] = by_currency.get(card.currency, 0) + 1
+        if card.status == CARD_ACTIVE:
+            spent = card.spent_this_month if card.spend_month == month else 0
+            limit[card.currency] += card.monthly_limit
+            room[card.currency] += max(0, card.monthly_limit - spent)
+    available = {c: max(0, min(room[c], balances[c].available)) for c in WALLET_CURRENCIES}
+    return CardsOverview(
+        total=len(cards),
+        active=sum(c.status == CARD_ACTIVE for c in cards),
+        frozen=sum(c.status == CARD_FROZEN for c in cards),
+        closed=sum(c.status == CARD_CLOSED for c in cards),
+        by_currency=by_currency,
+        assigned_limit=limit,
+        available_to_spend=available,
+    )
+
+
+async def quality(db: AsyncSession, client_id: uuid.UUID, tz: ZoneInfo, now: datetime) -> Quality:
+    counts = await repo.card_transaction_counts(db, client_id, day_start(now, tz, RECENT_DAYS - 1))
+    declined = counts.get("declined", 0)
+    approved = sum(n for status, n in counts.items() if status not in ("declined", "pending"))
+    return Quality(approved=approved, declined=declined)
+
+
 async def build(db: AsyncSession, client: Client, tz: ZoneInfo) -> ClientOverview:
     """Every block of the client page; reads only."""
     plan = await plans.get(db, client.plan_id) if client.plan_id else None
     owner = await repo.operator(db, client.support_owner_id) if client.support_owner_id else None
     emails = await repo.emails_of(db, [client])
+    balances = await wallets.balances(db, client.id)
+    now = utcnow()
     return ClientOverview(
         client=client,
         plan=plan,
         email=emails.get(client.id),
         support_owner=owner,
         subscription=await subscriptions.summary(db, client),
-        balances=await wallets.balances(db, client.id),
+        balances=balances,
         lifetime=await lifetime(db, client.id),
         activity=await activity(db, client.id, tz),
         latest_topup=await topups.latest_for_client(db, client.id),
         last_action=await repo.last_audit_entry(db, client.id),
+        cards=cards_overview(await repo.cards_of(db, client.id), balances, now),
+        quality=await quality(db, client.id, tz, now),
+        risk_3ds=await codes.stats(db, client.id, now, tz),
+        latest_transaction=await repo.latest_card_transaction(db, client.id),
     )

@@ -21,7 +21,17 @@ from paywarden.clients.errors import ClientBanned
 from paywarden.config import Settings
 from paywarden.kit.db import Database
 from paywarden.kit.time import utcnow
-from paywarden.models import AuditEntry, Client, LedgerTransaction, Plan, Topup, WebUser
+from paywarden.models import (
+    AuditEntry,
+    Card,
+    CardTransaction,
+    Client,
+    Code3ds,
+    LedgerTransaction,
+    Plan,
+    Topup,
+    WebUser,
+)
 from paywarden.plans import service as plans
 from paywarden.wallets import service as wallets
 from paywarden.wallets.service import Leg
@@ -318,6 +328,102 @@ async def test_recent_activity_windows_use_report_days(db: Database) -> None:
     assert later.transactions_today == 0
     assert gone.topups_recent.count == 0
     assert gone.spend_recent == {"EUR": 0, "USD": 0}
+
+
+async def test_detail_shows_cards_quality_3ds_and_the_latest_transaction(
+    app: FastAPI, admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    c = await make_client(db, "tg_2003")
+    now = utcnow()
+    async with db.transaction() as session:
+        await wallets.adjust(
+            session, c.id, "EUR", 5_000, idempotency_key="cards-eur", actor=CLI, note="t"
+        )
+        month = now.strftime("%Y-%m")
+        cards = [
+            Card(
+                client_id=c.id,
+                issuer="sandbox",
+                issuer_card_id=f"ic_{i}",
+                currency=cur,
+                monthly_limit=limit,
+                spend_month=month,
+                spent_this_month=spent,
+                status=status,
+            )
+            for i, (cur, limit, spent, status) in enumerate(
+                [
+                    ("EUR", 10_000, 2_000, "active"),  # room 80.00, the wallet caps it at 50.00
+                    ("EUR", 3_000, 0, "frozen"),
+                    ("USD", 4_000, 0, "closed"),
+                ]
+            )
+        ]
+        session.add_all(cards)
+        await session.flush()
+        for i, (status, minutes) in enumerate(
+            [("settled", 30), ("approved", 20), ("declined", 10), ("pending", 5)]
+        ):
+            session.add(
+                CardTransaction(
+                    client_id=c.id,
+                    card_id=cards[0].id,
+                    issuer="sandbox",
+                    issuer_transaction_id=f"tx_{i}",
+                    status=status,
+                    amount=1_250,
+                    currency="EUR",
+                    fx_fee=0,
+                    merchant_amount=1_250,
+                    merchant_currency="EUR",
+                    merchant=f"Shop {i}",
+                    mcc="5411",
+                    country="DE",
+                    refunded_amount=0,
+                    decline_reason="insufficient_funds" if status == "declined" else None,
+                    created_at=now - timedelta(minutes=minutes),
+                )
+            )
+        session.add(
+            Code3ds(
+                card_id=cards[0].id,
+                client_id=c.id,
+                issuer="sandbox",
+                issuer_reference="tx_0",
+                code="123456",
+                merchant="Shop 0",
+                amount=1_250,
+                currency="EUR",
+                status="used",
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+    body = (await admin_client.get(f"{CLIENTS}/{c.id}")).json()
+    assert body["cards"] == {
+        "total": 3,
+        "active": 1,
+        "frozen": 1,
+        "closed": 1,
+        "by_currency": {"EUR": 2, "USD": 1},
+        "assigned_limit": {"EUR": "100.00", "USD": "0.00"},
+        "available_to_spend": {"EUR": "50.00", "USD": "0.00"},
+    }
+    # Pending waits; 2 of the 3 decided were approved.
+    assert body["transaction_quality"] == {
+        "approved_3d": 2,
+        "declined_3d": 1,
+        "approval_rate_3d": "66.7",
+        "decline_rate_3d": "33.3",
+    }
+    assert body["risk_3ds"]["requests_today"] == 1
+    assert body["risk_3ds"]["approval_rate_7d"] == "100.0"
+    latest = body["latest_transaction"]
+    assert (latest["status"], latest["merchant"], latest["amount"]) == (
+        "pending",
+        "Shop 3",
+        "12.50",
+    )
+    assert (latest["mcc"], latest["country"], latest["currency"]) == ("5411", "DE", "EUR")
 
 
 # ---- changes -------------------------------------------------------------------------------
