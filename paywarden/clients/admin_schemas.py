@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model
 
 from paywarden.card_transactions.codes import CodeStats
 from paywarden.clients.overview import CardsOverview, ClientOverview, PerCurrency, Quality, Window
+from paywarden.clients.schemas import SubscriptionOut
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt
 from paywarden.kit.pagination import PageQuery, Pagination
@@ -359,17 +360,8 @@ class ClientDetail(BaseModel):
             ),
             subscription=SubscriptionBlock(
                 plan=PlanRef.of(s.plan),
-                status=s.status,
-                cards_included=s.cards_included,
-                active_cards=s.active_cards,
-                slots_left=s.slots_left,
-                max_active=s.max_active,
-                next_card_issue_fee=format_cents(s.next_card_issue_fee),
-                can_create_cards=s.can_create_cards,
-                current_period_start=iso(s.current_period_start),
-                current_period_end=iso(s.current_period_end),
-                fee_charged=format_cents(s.fee_charged),
-                fee_currency=s.fee_currency,
+                # The client API's block, the plan shown as a reference instead of a name.
+                **SubscriptionOut.of(s).model_dump(exclude={"plan", "plan_id"}),
             ),
             access=Access(
                 banned=c.status == BANNED,
