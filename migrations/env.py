@@ -27,9 +27,10 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_with_own_engine(url: str) -> None:
+    from paywarden.kit.migrations import in_migration_transaction
+
     engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(_configure)
+    await in_migration_transaction(engine, _configure)  # SQLite: foreign keys off for the run
     await engine.dispose()
 
 

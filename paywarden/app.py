@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from paywarden import __version__, demo
 from paywarden.analytics.endpoints import router as card_transactions_admin_router
@@ -20,6 +20,7 @@ from paywarden.card_transactions.admin_endpoints import router as issuer_events_
 from paywarden.card_transactions.endpoints import client_router as codes_3ds_router
 from paywarden.card_transactions.endpoints import router as issuer_inbound_router
 from paywarden.cards.admin_endpoints import router as cards_admin_router
+from paywarden.cards.endpoints import cards_enabled
 from paywarden.cards.endpoints import router as cards_router
 from paywarden.checkout.endpoints import router as checkout_router
 from paywarden.clients.admin_endpoints import router as clients_admin_router
@@ -30,9 +31,12 @@ from paywarden.context import WorkerContext, database, gateway_context, network,
 from paywarden.incidents.endpoints import router as incidents_router
 from paywarden.issuer.registry import adapter_for
 from paywarden.issuer.sandbox_service import mount_sandbox
+from paywarden.kit.bodylimit import BodyLimitMiddleware
 from paywarden.kit.errors import install_error_handlers
+from paywarden.kit.headers import SecurityHeadersMiddleware
 from paywarden.kit.health import router as health_router
 from paywarden.kit.logging import configure_logging, get_logger
+from paywarden.kit.metrics_listener import MetricsListener
 from paywarden.kit.observability import Metrics, ObservabilityMiddleware
 from paywarden.kit.openapi import install_openapi
 from paywarden.kit.querycase import CamelQueryMiddleware
@@ -95,16 +99,22 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             db=db, gateway=app.state.gateway, sweeper=sweeps, issuer=app.state.issuer
         )
         await top_up_address_pool(worker_ctx)  # addresses ready before the first order
+        listener = _metrics_listener(app, settings)
         stop = asyncio.Event()
         worker = asyncio.create_task(run_loops(worker_ctx, stop)) if run_worker else None
         try:
+            if listener is not None:
+                await listener.start()  # a taken port stops the start, cleanly
             yield
         finally:
             stop.set()
             if worker:
                 await worker
+            if listener is not None:
+                await listener.stop()
             app.state.auth.limiter.close()
-            await app.state.issuer.aclose()
+            if app.state.issuer is not None:
+                await app.state.issuer.aclose()
             await db.dispose()
 
     app = FastAPI(
@@ -113,6 +123,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
         description="USDT (TRC-20) gateway and virtual card platform. Errors: "
         '`{"error": "<text>", "code": "<CODE>"}`.',
+        # API_DOCS=false: no /docs, /redoc or /openapi.json (404) for who would map the API.
+        **({} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -120,7 +132,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     # Only a process running the loops reads the sweeper's keys (and checks them at start).
     sweeps = sweeper(settings, app.state.gateway) if run_worker else None
     app.state.network = network(settings)
-    app.state.issuer = adapter_for(settings)  # ConfigError for an unknown ISSUER
+    # ConfigError for an unknown ISSUER; None for ISSUER=none (card routes: 503 CARDS_DISABLED).
+    app.state.issuer = adapter_for(settings)
+    cards = [Depends(cards_enabled)]
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(operators_router)
@@ -134,34 +148,46 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(banners_router)
     app.include_router(banners_client_router)
     app.include_router(clients_admin_router)
-    app.include_router(cards_admin_router)
-    app.include_router(card_transactions_admin_router)
-    app.include_router(issuer_events_router)
-    app.include_router(b2b_router)
+    app.include_router(cards_admin_router, dependencies=cards)
+    app.include_router(card_transactions_admin_router, dependencies=cards)
+    app.include_router(issuer_events_router, dependencies=cards)
+    app.include_router(b2b_router, dependencies=cards)
     app.include_router(lookup_router)
     app.include_router(web_users_admin_router)
     app.include_router(web_users_router)
     app.include_router(client_api_router)
-    app.include_router(cards_router)
-    app.include_router(codes_3ds_router)
-    app.include_router(issuer_inbound_router)
-    app.include_router(b2b_client_router)
+    app.include_router(cards_router, dependencies=cards)
+    app.include_router(codes_3ds_router, dependencies=cards)
+    app.include_router(issuer_inbound_router, dependencies=cards)
+    app.include_router(b2b_client_router, dependencies=cards)
     app.include_router(payments_router)
     app.include_router(checkout_router)
     install_console(app)  # the admin console under /admin
-    if settings.tron_network == "devnet":
+    # Development only (settings refuse devnet and sandbox in production; this is the backstop).
+    if settings.tron_network == "devnet" and not settings.is_production:
         mount_devnet(
             app,
             "/devnet",
             block_seconds=settings.devnet_block_seconds or None,
             solidify_depth=settings.devnet_solidify_depth,
         )
-    if settings.issuer == "sandbox" and not settings.is_production:
+    if settings.issuer.strip().lower() == "sandbox" and not settings.is_production:
         _mount_sandbox_issuer(app, settings)
     install_openapi(app)
     app.add_middleware(CamelQueryMiddleware)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)  # inside the access log/metrics
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: 404s and static files too
     return app
+
+
+def _metrics_listener(app: FastAPI, settings: Settings) -> MetricsListener | None:
+    """Production without METRICS_TOKEN: /metrics only on 127.0.0.1:METRICS_PORT (0: nowhere)."""
+    if not settings.is_production or settings.metrics_token is not None:
+        return None
+    if not settings.metrics_port:
+        return None
+    return MetricsListener(app.state, settings.metrics_port)
 
 
 def _mount_sandbox_issuer(app: FastAPI, settings: Settings) -> None:

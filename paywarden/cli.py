@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 from typing import Annotated, Any
@@ -45,15 +46,21 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes, each with its own DB_POOL_SIZE pool")
     ] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Production without METRICS_TOKEN: serve /metrics on 127.0.0.1:PORT "
+            "(default METRICS_PORT, 9464; 0: nowhere)",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP app (and, unless --no-worker, the background loops in-process)."""
     from paywarden.asgi import RUN_WORKER_ENV
 
     settings = _settings()
-    if host:
-        settings.host = host
-    if port:
-        settings.port = port
+    bind(settings, host, port, metrics_port)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -65,7 +72,12 @@ def serve(
     if workers == 1:
         from paywarden.app import create_app
 
-        uvicorn.run(create_app(settings, run_worker=not no_worker), **options)
+        try:
+            application = create_app(settings, run_worker=not no_worker)
+        except ConfigError as exc:
+            typer.echo(f"configuration error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        uvicorn.run(application, **options)
         return
     if settings.is_sqlite and not no_worker:
         typer.echo(
@@ -79,9 +91,37 @@ def serve(
     os.environ.update(
         HOST=settings.host,
         PORT=str(settings.port),
+        METRICS_PORT=str(settings.metrics_port),
         **{RUN_WORKER_ENV: "0" if no_worker else "1"},
     )
     uvicorn.run("paywarden.asgi:create_app_from_env", factory=True, workers=workers, **options)
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches `serve --host HOST --port PORT` at."""
+    try:
+        anywhere = ipaddress.ip_address(host).is_unspecified  # 0.0.0.0 or ::
+    except ValueError:
+        anywhere = not host  # a name (localhost, a host name) is used as it is
+    if anywhere:
+        host = "::1" if ":" in host else "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def bind(settings: Settings, host: str | None, port: int | None, metrics_port: int | None) -> None:
+    """Apply serve's options. In development without PUBLIC_BASE_URL, checkout links and the
+    embedded sandbox issuer follow the real host and port (not the default port 8000); an
+    explicit PUBLIC_BASE_URL always wins. The derived value goes into the environment too, for
+    the processes serve starts (they read their settings again)."""
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    if metrics_port is not None:
+        settings.metrics_port = metrics_port
+    if not settings.is_production and "public_base_url" not in settings.model_fields_set:
+        settings.public_base_url = local_base_url(settings.host, settings.port)
+        os.environ["PUBLIC_BASE_URL"] = settings.public_base_url
 
 
 def _prepare_shared_files(settings: Settings) -> None:
@@ -125,7 +165,8 @@ def worker() -> None:
                 WorkerContext(db=db, gateway=gateway, sweeper=sweeps, issuer=issuer), stop
             )
         finally:
-            await issuer.aclose()
+            if issuer is not None:  # ISSUER=none: no issuer, no issuer loops
+                await issuer.aclose()
             await db.dispose()
 
     asyncio.run(main())
@@ -139,12 +180,34 @@ def migrate() -> None:
     async def main() -> None:
         db = database(settings)
         try:
-            await upgrade(db.engine)
+            await upgrade(db.engine, settings=settings)  # 0011 encrypts under ENCRYPTION_KEYS
         finally:
             await db.dispose()
 
     asyncio.run(main())
     typer.echo("database at the latest migration")
+
+
+@app.command()
+def rekey(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction")] = 200,
+) -> None:
+    """Re-encrypt every secret stored encrypted under the first key of ENCRYPTION_KEYS (and of
+    B2B_ENCRYPTION_KEY): run after putting a new key first, before dropping the old one."""
+    from paywarden.rekey import rekey as rekey_all
+
+    settings = _settings()
+    report = asyncio.run(rekey_all(settings, batch=batch))
+    for label, t in report.items():
+        typer.echo(f"{label}: {t.checked} checked, {t.rekeyed} re-encrypted, {t.failed} failed")
+    failed = sum(t.failed for t in report.values())
+    if failed:
+        typer.echo(
+            f"{failed} value(s) no key opens: put back the key that made them, then run again",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo("every encrypted value is under the first key")
 
 
 @app.command()

@@ -13,10 +13,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/paywarden.db"
+# Room in a banner upload for its text fields and the multipart framing around the image.
+BANNER_FORM_SLACK = 64 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
     # Production refuses webhook URLs resolving to private/loopback/link-local/reserved addresses
     # unless this is true; development always allows them.
     webhook_allow_private: bool = False
+    # Production accepts only https webhook and callback URLs unless this is true (then http too).
+    webhook_allow_http: bool = False
 
     # TRON and sweeping (the chain and sweep issues use these; the wallet page shows them)
     tron_network: Literal["mainnet", "nile", "shasta", "devnet"] = "devnet"
@@ -115,8 +119,14 @@ class Settings(BaseSettings):
 
     # Cards: partner ads. The largest banner image accepted (bytes); larger uploads get 413.
     banner_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    # Request bodies (413 PAYLOAD_TOO_LARGE past them, counted while they stream in): any body
+    # (JSON, forms), and a B2B profile upload (a JSON array of up to 500 profiles). A banner
+    # upload may carry BANNER_MAX_BYTES plus 64 KB for its text fields and multipart framing.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    b2b_upload_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
-    # Cards: the card issuer. ISSUER names the adapter (paywarden/issuer/registry.py).
+    # Cards: the card issuer. ISSUER names the adapter (paywarden/issuer/registry.py); `none`
+    # runs the gateway alone (card routes answer 503 CARDS_DISABLED). Production refuses sandbox.
     issuer: str = "sandbox"
     # The issuer's API base URL; empty: the embedded sandbox, PUBLIC_BASE_URL/sandbox-issuer.
     issuer_url: str | None = None
@@ -134,10 +144,23 @@ class Settings(BaseSettings):
     # from SECRET_KEY; production refuses uploads (503 B2B_KEY_MISSING).
     b2b_encryption_key: SecretStr | None = None
 
+    # Secrets at rest (TOTP secrets, merchants' webhook secrets, 3-D Secure codes; B2B profiles
+    # when B2B_ENCRYPTION_KEY is unset): comma-separated Fernet keys, the first encrypts, all
+    # decrypt; rotate with `paywarden rekey`. Unset: development derives one from SECRET_KEY;
+    # production refuses to start.
+    encryption_keys: SecretStr | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
+
+    # /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set. Production without it
+    # serves the metrics only on 127.0.0.1:METRICS_PORT (0: nowhere), never on the main app.
+    metrics_token: SecretStr | None = None
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # /docs, /redoc and /openapi.json; false answers 404 there.
+    api_docs: bool = True
 
     @field_validator(
         "admin_email",
@@ -166,6 +189,7 @@ class Settings(BaseSettings):
         "telegram_bot_token",
         "issuer_api_key",
         "issuer_webhook_secrets",
+        "metrics_token",
         mode="before",
     )
     @classmethod
@@ -245,6 +269,22 @@ class Settings(BaseSettings):
                 f"SWEEP_MIN_AMOUNT {value!r} is not a decimal USDT amount like '1'"
             ) from exc
         return value.strip()
+
+    @field_validator("usdt_usd_rate", mode="before")
+    @classmethod
+    def _usdt_usd_rate(cls, value: object) -> object:
+        # Text (the environment) goes through the one amount parser: pydantic's Decimal would
+        # take "1e0", "1_0" and Unicode digits.
+        if not isinstance(value, str):
+            return value
+        from paywarden.kit.money import parse_rate
+
+        try:
+            return parse_rate(value.strip(), 6, what="USDT_USD_RATE")
+        except ValueError as exc:
+            raise ValueError(
+                f"USDT_USD_RATE {value!r} is not a decimal like '1' or '0.998' (6 decimals)"
+            ) from exc
 
     @field_validator("cold_wallet_address")
     @classmethod
@@ -361,6 +401,21 @@ class Settings(BaseSettings):
             raise ValueError("set SWEEP_SEED or SWEEP_SEED_FILE, not both")
         return self
 
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _encryption_keys_shape(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        from paywarden.kit.crypto import parse_keys
+
+        try:
+            parse_keys(value)
+        except ValueError as exc:  # the keys themselves stay out of the message
+            raise ValueError(f"ENCRYPTION_KEYS: {exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:
         if self.is_production:
@@ -371,9 +426,48 @@ class Settings(BaseSettings):
                 raise ValueError("XPUB must be set in production (the m/44'/195'/0' account xpub)")
         return self
 
+    @model_validator(mode="after")
+    def _production_needs_encryption_keys(self) -> Settings:
+        # A key derived from SECRET_KEY would tie every encrypted row to that secret's life.
+        if self.is_production and self.encryption_keys is None:
+            raise ValueError(
+                "ENCRYPTION_KEYS must be set in production (Fernet keys, comma-separated; "
+                "see .env.example)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_refuses_development_parts(self) -> Settings:
+        # Fail closed at start: the devnet mints USDT for anyone, the sandbox issuer approves
+        # anything, and private webhook targets open SSRF into the host's network.
+        if not self.is_production:
+            return self
+        if self.tron_network == "devnet":
+            raise ValueError(
+                "TRON_NETWORK is devnet (the default) in production: set mainnet, nile or shasta"
+            )
+        if self.issuer.strip().lower() == "sandbox":
+            raise ValueError(
+                "ISSUER is sandbox (the default) in production: set a real issuer adapter, "
+                "or ISSUER=none to run the gateway alone"
+            )
+        if self.webhook_allow_private:
+            raise ValueError("WEBHOOK_ALLOW_PRIVATE=true is refused in production")
+        return self
+
+    @property
+    def cards_enabled(self) -> bool:
+        """False for ISSUER=none: the gateway alone, no card routes, no issuer loops."""
+        return self.issuer.strip().lower() != "none"
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def banner_upload_max_bytes(self) -> int:
+        """A banner request's whole body: the image plus room for the form around it."""
+        return self.banner_max_bytes + BANNER_FORM_SLACK
 
     @property
     def is_sqlite(self) -> bool:
@@ -413,5 +507,17 @@ def load_settings(**overrides: object) -> Settings:
     """Settings or a ConfigError with a message an operator can act on."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from exc
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Each failure as `FIELD: reason` on one line (the CLI prints it to stderr as it is)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        loc = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{loc.upper()}: {message}" if loc else message)
+    return "; ".join(parts).replace("\n", " ")

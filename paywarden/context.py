@@ -10,6 +10,7 @@ from paywarden.addresses.service import Pool
 from paywarden.chain.config import TRON_BLOCK_SECONDS, ScannerConfig
 from paywarden.config import Settings
 from paywarden.issuer.base import IssuerAdapter
+from paywarden.kit.crypto import keyset_for
 from paywarden.kit.db import Database, PoolOptions
 from paywarden.kit.logging import get_logger
 from paywarden.orders.service import GatewayContext
@@ -30,7 +31,7 @@ def database(settings: Settings) -> Database:
         max_overflow=settings.db_max_overflow,
         pre_ping=settings.db_pool_pre_ping,
     )
-    return Database(settings.database_url, pool)
+    return Database(settings.database_url, pool, keyset=keyset_for(settings))
 
 
 def resolve_xpub(settings: Settings) -> str:
@@ -79,11 +80,13 @@ def trongrid_client(cfg: ScannerConfig) -> TronGridClient:
 
 
 def webhook_policy(settings: Settings) -> WebhookPolicy:
-    """Retries from WEBHOOK_RETRY_DELAYS; private targets refused in production unless
-    WEBHOOK_ALLOW_PRIVATE (development always allows them: receivers run on localhost)."""
+    """Retries from WEBHOOK_RETRY_DELAYS; in production the SSRF guard (non-public targets,
+    credentials, and http unless WEBHOOK_ALLOW_HTTP refused) unless WEBHOOK_ALLOW_PRIVATE
+    (development always allows them: receivers run on localhost)."""
     return WebhookPolicy(
         retry_delays=settings.webhook_retry_schedule,
         refuse_private=settings.is_production and not settings.webhook_allow_private,
+        allow_http=settings.webhook_allow_http,
     )
 
 

@@ -44,6 +44,8 @@ class Loop:
     run_once: Callable[[WorkerContext], Awaitable[int | Done]]
     # The interval from the context's settings instead (e.g. SCAN_INTERVAL_SECONDS).
     interval_of: Callable[[WorkerContext], float | None] | None = None
+    # Issuer work: not run by a process without an issuer (ISSUER=none).
+    needs_issuer: bool = False
 
     def interval(self, ctx: WorkerContext) -> float:
         chosen = self.interval_of(ctx) if self.interval_of else None
@@ -117,9 +119,14 @@ LOOPS: list[Loop] = [
     Loop("top_up_address_pool", 10, top_up_address_pool),
     Loop("purge_operator_sessions", 3600, purge_operator_sessions),
     Loop("renew_subscriptions", 60, renew_subscriptions),
-    Loop("process_issuer_events", 2, process_issuer_events),
-    Loop("expire_3ds_codes", 15, expire_3ds_codes),
+    Loop("process_issuer_events", 2, process_issuer_events, needs_issuer=True),
+    Loop("expire_3ds_codes", 15, expire_3ds_codes, needs_issuer=True),
 ]
+
+
+def loops_for(ctx: WorkerContext, loops: list[Loop] | None = None) -> list[Loop]:
+    """The loops this process runs: the issuer's only when it has an issuer (not ISSUER=none)."""
+    return [loop for loop in loops or LOOPS if ctx.issuer is not None or not loop.needs_issuer]
 
 
 async def _run(loop: Loop, ctx: WorkerContext, stop: asyncio.Event) -> None:
@@ -144,7 +151,7 @@ async def run_loops(
     ctx: WorkerContext, stop: asyncio.Event, loops: list[Loop] | None = None
 ) -> None:
     try:
-        await asyncio.gather(*(_run(loop, ctx, stop) for loop in loops or LOOPS))
+        await asyncio.gather(*(_run(loop, ctx, stop) for loop in loops_for(ctx, loops)))
     finally:
         if ctx.trongrid is None and "tron" in ctx.__dict__ and ctx.tron is not None:
             await ctx.tron.aclose()  # the client this context built for itself

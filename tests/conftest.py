@@ -34,6 +34,8 @@ BOOTSTRAP_TOKEN = "bootstrap-token-for-tests-0123456789"
 # The well-known BIP-39 test mnemonic: public test vectors exist for its addresses.
 TEST_MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
 TEST_XPUB = account_xpub(TEST_MNEMONIC)
+# A fixed Fernet key for secrets at rest (production requires ENCRYPTION_KEYS).
+TEST_ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS0wMTIzNDU2Nzg5YWI="
 
 
 def _is_postgres() -> bool:
@@ -102,7 +104,13 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             # Explicit, as production requires (development would derive them).
             "issuer_api_key": "test-issuer-api-key",
             "issuer_webhook_secrets": "test-issuer-webhook-secret",
+            "encryption_keys": TEST_ENCRYPTION_KEY,
+            "metrics_port": 0,  # no side listener on a fixed port in tests
         }
+        if overrides.get("env") == "production":
+            # Production refuses the devnet and the sandbox issuer: a real network's name (never
+            # reached by these tests) and no issuer, unless the test says otherwise.
+            values.update(tron_network="nile", issuer="none")
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

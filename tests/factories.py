@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pyotp
 
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.db import Database
 from paywarden.kit.security import hash_password
 from paywarden.models import Merchant, Operator
@@ -49,7 +50,7 @@ async def create_operator(
             password_hash=hash_password(password),
             role=role,
             is_primary=primary,
-            totp_secret=secret,
+            totp_secret=keys_of(session).encrypt(secret) if secret else None,
             totp_enabled=with_totp,
         )
         session.add(operator)

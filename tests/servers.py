@@ -4,12 +4,18 @@ the TronGrid client, a webhook sender)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+
+PAYWARDEN = str(Path(sys.executable).with_name("paywarden"))
 
 
 def free_socket() -> socket.socket:
@@ -18,6 +24,59 @@ def free_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 free a moment ago (for a server in another process)."""
+    sock = free_socket()
+    try:
+        return int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_process(
+    *args: str, port: int, env: Mapping[str, str], cwd: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`paywarden serve --port PORT ARGS` as a real process (its output in `cwd/serve.log`),
+    yielded once `/healthz` answers 200; terminated after."""
+    log = cwd / "serve.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            PAYWARDEN,
+            "serve",
+            "--port",
+            str(port),
+            *args,
+            cwd=cwd,  # no developer's .env
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            for _ in range(600):
+                if process.returncode is not None:
+                    pytest.fail(f"serve exited {process.returncode}:\n{log.read_text()[-4000:]}")
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail(f"serve did not start:\n{log.read_text()[-4000:]}")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
 async def serve(app: FastAPI, *, lifespan: str = "on") -> AsyncIterator[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,8 +11,7 @@ from sqlalchemy import select
 from paywarden.kit.db import Database
 from paywarden.models import AuditEntry, Operator
 from tests.factories import create_operator
-
-PAYWARDEN = str(Path(sys.executable).with_name("paywarden"))
+from tests.servers import PAYWARDEN
 
 
 async def run_cli(

@@ -32,7 +32,15 @@ def test_production_refuses_to_start_without_secret_key() -> None:
         load_settings(_env_file=None, env="production", secret_key="too-short", xpub=TEST_XPUB)
     with pytest.raises(ConfigError, match="XPUB"):
         load_settings(_env_file=None, env="production", secret_key="k" * 32, xpub=None)
-    ok = load_settings(_env_file=None, env="production", secret_key="k" * 32, xpub=TEST_XPUB)
+    ok = load_settings(
+        _env_file=None,
+        env="production",
+        secret_key="k" * 32,
+        xpub=TEST_XPUB,
+        tron_network="nile",  # production refuses the devnet and the sandbox issuer
+        issuer="none",
+        encryption_keys="A" * 43 + "=",
+    )
     assert ok.bootstrap_token() is None  # no generated token in production
 
 

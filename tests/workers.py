@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_XPUB
+from tests.conftest import TEST_ENCRYPTION_KEY, TEST_XPUB
 
 PAYWARDEN = str(Path(sys.executable).with_name("paywarden"))
 
@@ -26,6 +26,7 @@ async def start_worker(
         "DATABASE_URL": database_url,
         "ENV": "development",
         "XPUB": TEST_XPUB,
+        "ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,  # the test app's: they share encrypted rows
         "DEMO_DATA": "false",
         "LOG_LEVEL": "WARNING",
         "PUBLIC_BASE_URL": "http://127.0.0.1:8000",

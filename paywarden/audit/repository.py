@@ -26,6 +26,19 @@ def add(session: AsyncSession, entry: AuditEntry) -> None:
     session.add(entry)
 
 
+async def of_transaction(
+    session: AsyncSession, action: str, target_id: str, transaction_id: str
+) -> AuditEntry | None:
+    """The entry of `action` on `target_id` whose details name the ledger transaction."""
+    return await session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == action,
+            AuditEntry.target_id == target_id,
+            AuditEntry.details["transaction_id"].as_string() == transaction_id,
+        )
+    )
+
+
 def _filtered(query: Select, f: AuditFilter) -> Select:
     if f.operator_id:
         query = query.where(AuditEntry.operator_id == f.operator_id)

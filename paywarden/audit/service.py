@@ -37,6 +37,13 @@ def record(
     )
 
 
+async def of_transaction(
+    session: AsyncSession, action: str, target_id: object, transaction_id: object
+) -> AuditEntry | None:
+    """The audit entry of `action` on `target_id` recorded with the ledger transaction."""
+    return await repository.of_transaction(session, action, str(target_id), str(transaction_id))
+
+
 async def search(session: AsyncSession, f: AuditFilter, paging: PageQuery) -> Page[AuditEntry]:
     rows, total = await repository.page(session, f, offset=paging.offset, limit=paging.limit)
     return Page(items=rows, page=paging.page, limit=paging.limit, total=total)

@@ -4,7 +4,6 @@ side (`/api/botcartd/banners`: the list, the counted click, the cached image).""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -37,13 +36,12 @@ router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: ba
 client_router = APIRouter(prefix="/api/botcartd", route_class=DbRoute, tags=["client: banners"])
 
 M = TypeVar("M", BannerCreateIn, BannerUpdateIn)
-# Room for the text fields and the multipart framing around the image in one request.
-FORM_SLACK = 64 * 1024
 FIELD_MAX_BYTES = 16 * 1024
 IMMUTABLE = "public, max-age=31536000, immutable"
 TOO_LARGE = {
     413: {
-        "description": "The image is larger than BANNER_MAX_BYTES (IMAGE_TOO_LARGE)",
+        "description": "The image is larger than BANNER_MAX_BYTES (IMAGE_TOO_LARGE), or the "
+        "request than BANNER_MAX_BYTES + 64 KB (PAYLOAD_TOO_LARGE)",
         "content": {"application/json": {"schema": ERROR_REF}},
     }
 }
@@ -77,21 +75,9 @@ def _too_large(max_bytes: int) -> ImageTooLarge:
     return ImageTooLarge(f"The image is larger than the limit of {max_bytes} bytes")
 
 
-async def _capped(
-    stream: AsyncIterator[bytes], limit: int, max_bytes: int
-) -> AsyncGenerator[bytes, None]:
-    """The body, cut short with a 413 past `limit` bytes, whatever Content-Length claimed."""
-    total = 0
-    async for chunk in stream:
-        total += len(chunk)
-        if total > limit:
-            raise _too_large(max_bytes)
-        yield chunk
-
-
-async def _parse(request: Request, max_bytes: int) -> FormData:
+async def _parse(request: Request) -> FormData:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    stream = _capped(request.stream(), max_bytes + FORM_SLACK, max_bytes)
+    stream = request.stream()  # capped by BodyLimitMiddleware at BANNER_MAX_BYTES + 64 KB
     try:
         if content_type == "multipart/form-data":
             return await MultiPartParser(
@@ -115,14 +101,12 @@ async def _parse(request: Request, max_bytes: int) -> FormData:
 async def _read_form(request: Request, model: type[M]) -> tuple[M, bytes | None]:
     """The form's text fields as `model`, and the image's bytes (None when no file was sent).
 
-    Parsed here rather than by FastAPI so that sign-in is checked first and the size cap applies
-    while the body streams in.
+    Parsed here rather than by FastAPI so that sign-in is checked first. The request as a whole
+    is capped while it streams in by BodyLimitMiddleware (PAYLOAD_TOO_LARGE); the image itself
+    is held to BANNER_MAX_BYTES here (IMAGE_TOO_LARGE).
     """
     max_bytes: int = request.app.state.settings.banner_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + FORM_SLACK:
-        raise _too_large(max_bytes)
-    form = await _parse(request, max_bytes)
+    form = await _parse(request)
     try:
         upload = form.get("image")
         if isinstance(upload, str):

@@ -19,7 +19,8 @@ from paywarden.card_transactions.errors import BadSignature, MalformedIssuerRequ
 from paywarden.card_transactions.schemas import Code3dsOut, CodesOut
 from paywarden.clients.auth import CurrentClient
 from paywarden.issuer.base import InvalidSignature, IssuerAdapter
-from paywarden.kit.openapi import error_response
+from paywarden.issuer.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from paywarden.kit.openapi import ERROR_REF, error_response
 from paywarden.kit.time import utcnow
 from paywarden.kit.web import DbRoute, Session
 
@@ -29,11 +30,42 @@ router = APIRouter(
     tags=["issuer (inbound)"],
     responses={
         400: error_response(400),
-        401: {"description": "INVALID_SIGNATURE: a missing, wrong or stale signature"},
+        401: {
+            "description": "INVALID_SIGNATURE: a missing, malformed, wrong or stale signature",
+            "content": {"application/json": {"schema": ERROR_REF}},
+        },
         404: error_response(404),
     },
 )
 client_router = APIRouter(prefix="/api/botcartd", route_class=DbRoute, tags=["client API"])
+
+# The signed request as the document shows it (the routes read the raw body and headers
+# themselves, to verify before parsing): the headers are listed so clients and the fuzzer
+# (tests/card_transactions/test_issuer_fuzz.py) see them.
+SIGNED_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": TIMESTAMP_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "Unix seconds when signed: 1-12 ASCII digits, within 5 minutes",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "`v1=<64 hex digits: HMAC-SHA256 of '{timestamp}.{raw body}'>`, "
+            "comma-separated entries (at most 8) during a secret rotation",
+            "schema": {"type": "string"},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "The issuer's own JSON object (the adapter's format)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
 
 
 def _adapter(request: Request, provider: str) -> IssuerAdapter:
@@ -59,7 +91,7 @@ async def _verified(request: Request, adapter: IssuerAdapter) -> tuple[bytes, di
     return raw, payload
 
 
-@router.post("/{provider}/authorize")
+@router.post("/{provider}/authorize", openapi_extra=SIGNED_REQUEST)
 async def authorize(provider: str, request: Request, db: Session) -> JSONResponse:
     """Approve or decline a purchase now; the answer's shape is the issuer's (the adapter's).
     The decision, its card_transactions row and its hold commit together."""
@@ -73,7 +105,7 @@ async def authorize(provider: str, request: Request, db: Session) -> JSONRespons
     return JSONResponse(adapter.authorization_answer(decision))
 
 
-@router.post("/{provider}/webhooks")
+@router.post("/{provider}/webhooks", openapi_extra=SIGNED_REQUEST)
 async def webhook(provider: str, request: Request, db: Session) -> dict[str, Any]:
     """Store the event (a repeated event id: 200, nothing done) and handle it; a handler's
     failure is recorded on the stored event (retried by the worker, listed for operators) and

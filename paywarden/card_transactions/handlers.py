@@ -24,6 +24,7 @@ from paywarden.card_transactions.service import (
     spend_month,
 )
 from paywarden.issuer.base import IssuerEventData
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.logging import get_logger
 from paywarden.models import Card, CardTransaction
 from paywarden.models.cards import CARD_CLOSED
@@ -378,14 +379,22 @@ async def _declined(db: AsyncSession, issuer: str, e: IssuerEventData, now: date
 # ---- codes and cards -----------------------------------------------------------------------
 
 
+def code_reference(e: IssuerEventData) -> str:
+    """The purchase a 3-D Secure code is for (codes_3ds.issuer_reference)."""
+    return (e.issuer_transaction_id or str(e.extra.get("reference") or e.event_id))[:128]
+
+
 async def _code(db: AsyncSession, issuer: str, e: IssuerEventData, now: datetime) -> str:
-    """Keep a 3-D Secure code for the client to read (the code itself is never logged)."""
+    """Keep a 3-D Secure code for the client to read (the code itself is never logged), as a
+    Fernet token; a code already past its time is not kept at all."""
     if not e.code:
         raise EventRejected("a 3ds.code event without a code")
     card = await _card(db, issuer, e)
-    reference = e.issuer_transaction_id or str(e.extra.get("reference") or e.event_id)
+    reference = code_reference(e)
     amount = e.merchant_amount if e.merchant_amount is not None else e.amount
     currency = e.merchant_currency or e.currency or card.currency
+    expires_at = e.code_expires_at or now + CODE_TTL
+    live = expires_at > now
     await repo.insert_code(
         db,
         {
@@ -393,13 +402,13 @@ async def _code(db: AsyncSession, issuer: str, e: IssuerEventData, now: datetime
             "card_id": card.id,
             "client_id": card.client_id,
             "issuer": issuer,
-            "issuer_reference": reference[:128],
-            "code": e.code[:16],
+            "issuer_reference": reference,
+            "code": keys_of(db).encrypt(e.code[:16]) if live else None,
             "merchant": e.merchant[:255] if e.merchant else None,
             "amount": amount or 0,
             "currency": currency[:3],
-            "status": "pending" if (e.code_expires_at or now + CODE_TTL) > now else "expired",
-            "expires_at": e.code_expires_at or now + CODE_TTL,
+            "status": "pending" if live else "expired",
+            "expires_at": expires_at,
             "created_at": now,
             "updated_at": now,
         },

@@ -4,7 +4,8 @@ The endpoint inserts the event (its raw body, and its normalized form as `payloa
 provider's event id unique — a repeat inserts nothing and does nothing — then handles it in
 the same database transaction, the handler inside a SAVEPOINT: a failing handler is rolled
 back alone, the event stays stored with its status, error and attempts. The payload is the
-adapter's parse (IssuerEventData), so retries and replays need no adapter.
+adapter's parse (IssuerEventData), so retries and replays need no adapter. An event carrying
+a 3-D Secure code is stored sealed and later redacted: the rule is in codes.py (`seal_event`).
 
 An event whose prerequisite is missing (a refund before its settlement) stays `received`; the
 worker's `process_due` retries `received` and `failed` events with backoff (2^attempts s)
@@ -24,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
-from paywarden.card_transactions import handlers
+from paywarden.card_transactions import codes, handlers
 from paywarden.card_transactions import repository as repo
 from paywarden.card_transactions.errors import EventAlreadyProcessed, EventNotFound, NotReady
 from paywarden.issuer.base import IssuerEventData
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.db import Database
 from paywarden.kit.logging import get_logger
 from paywarden.kit.pagination import Page, PageQuery
@@ -70,22 +72,27 @@ async def receive(
     occurred = as_utc(e.occurred_at)
     lag = int((now - occurred).total_seconds() * 1000) if occurred else None
     event_id = uuid.uuid4()
-    new = await repo.insert_event(
-        db,
-        {
-            "id": event_id,
-            "issuer": issuer,
-            "event_id": e.event_id,
-            "event_type": (e.raw_type or e.kind)[:64],
-            "occurred_at": occurred,
-            "received_at": now,
-            "lag_ms": max(lag, 0) if lag is not None else None,
-            "raw_body": raw.decode("utf-8", errors="replace"),
-            "payload": to_payload(e),
-            "status": EVENT_RECEIVED,
-            "attempts": 0,
-        },
-    )
+    values: dict[str, Any] = {
+        "id": event_id,
+        "issuer": issuer,
+        "event_id": e.event_id,
+        "event_type": (e.raw_type or e.kind)[:64],
+        "occurred_at": occurred,
+        "received_at": now,
+        "lag_ms": max(lag, 0) if lag is not None else None,
+        "raw_body": raw.decode("utf-8", errors="replace"),
+        "payload": to_payload(e),
+        "status": EVENT_RECEIVED,
+        "attempts": 0,
+    }
+    if e.code:  # never stored in the clear (codes.py: the rule)
+        expires = as_utc(e.code_expires_at) or now + handlers.CODE_TTL
+        values.update(
+            codes.seal_event(
+                keys_of(db), raw, values["payload"], handlers.code_reference(e), expires
+            )
+        )
+    new = await repo.insert_event(db, values)
     row = await repo.event_by_provider_id(db, issuer, e.event_id)
     assert row is not None
     return row, new
@@ -96,7 +103,7 @@ async def attempt(db: AsyncSession, event: IssuerEvent, now: datetime) -> str:
     if event.status == EVENT_PROCESSED:
         return EVENT_PROCESSED
     event.attempts += 1
-    data = from_payload(event.payload)
+    data = from_payload({**event.payload, "code": codes.event_code(keys_of(db), event)})
     try:
         async with db.begin_nested():
             done = await handlers.handle(db, event.issuer, data, now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from paywarden.models import (
     LedgerAccount,
     Plan,
 )
-from paywarden.models.cards import EVENT_FAILED, EVENT_RECEIVED
+from paywarden.models.cards import EVENT_FAILED, EVENT_PROCESSED, EVENT_RECEIVED
 from paywarden.models.ledger import CLIENT
 
 
@@ -128,7 +128,7 @@ async def insert_code(session: AsyncSession, values: dict[str, Any]) -> bool:
 async def set_code_status(
     session: AsyncSession, issuer: str, reference: str, status: str, now: datetime
 ) -> int:
-    """Move a pending code of the purchase `reference` to `status`."""
+    """Move a pending code of the purchase `reference` to `status`, clearing the code."""
     result = await session.execute(
         update(Code3ds)
         .where(
@@ -136,7 +136,7 @@ async def set_code_status(
             Code3ds.issuer_reference == reference,
             Code3ds.status == "pending",
         )
-        .values(status=status, updated_at=now)
+        .values(status=status, code=None, updated_at=now)
     )
     return int(result.rowcount or 0)
 
@@ -154,12 +154,50 @@ async def client_codes(
 
 
 async def expire_codes(session: AsyncSession, now: datetime) -> int:
+    """Pending codes past their time become `expired`, their code cleared."""
     result = await session.execute(
         update(Code3ds)
         .where(Code3ds.status == "pending", Code3ds.expires_at <= now)
-        .values(status="expired", updated_at=now)
+        .values(status="expired", code=None, updated_at=now)
     )
     return int(result.rowcount or 0)
+
+
+async def clear_spent_codes(session: AsyncSession) -> int:
+    """Any code still kept on a row that is no longer pending (none should be) is cleared."""
+    result = await session.execute(
+        update(Code3ds)
+        .where(Code3ds.status != "pending", Code3ds.code.is_not(None))
+        .values(code=None)
+    )
+    return int(result.rowcount or 0)
+
+
+async def events_with_spent_codes(
+    session: AsyncSession, now: datetime, limit: int, *, skip_locked: bool
+) -> Sequence[IssuerEvent]:
+    """Inbox rows still holding a code that has lapsed, or whose purchase's code is no longer
+    pending once the event was handled; locked (rows another transaction holds are skipped)."""
+    pending = exists().where(
+        Code3ds.issuer == IssuerEvent.issuer,
+        Code3ds.issuer_reference == IssuerEvent.code_reference,
+        Code3ds.status == "pending",
+    )
+    query = (
+        select(IssuerEvent)
+        .where(
+            IssuerEvent.code_expires_at.is_not(None),
+            or_(
+                IssuerEvent.code_expires_at <= now,
+                and_(IssuerEvent.status == EVENT_PROCESSED, ~pending),
+            ),
+        )
+        .order_by(IssuerEvent.code_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def code_counts(

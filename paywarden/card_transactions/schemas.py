@@ -7,16 +7,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from paywarden.card_transactions.codes import CodeStats
+from paywarden.card_transactions.codes import ClientCode, CodeStats
 from paywarden.kit.pagination import PageQuery, Pagination
 from paywarden.kit.time import iso
-from paywarden.models import Code3ds, IssuerEvent
+from paywarden.models import IssuerEvent
 from paywarden.plans.amounts import format_cents
 
 
 class Code3dsOut(BaseModel):
     id: uuid.UUID
-    code: str
+    code: str | None  # null once used, declined or expired: a spent code is kept nowhere
     merchant: str | None
     amount: str
     currency: str
@@ -24,7 +24,7 @@ class Code3dsOut(BaseModel):
     expires_at: str
 
     @classmethod
-    def of(cls, c: Code3ds) -> Code3dsOut:
+    def of(cls, c: ClientCode) -> Code3dsOut:
         return cls(
             id=c.id,
             code=c.code,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from paywarden.cards import service
+from paywarden.cards.errors import CardsOff
 from paywarden.cards.schemas import CardDetailsOut, CardIn, CardLimitIn, CardList, CardOut
 from paywarden.clients import service as clients
 from paywarden.clients.auth import CurrentClient
@@ -23,6 +24,13 @@ from paywarden.models import Card
 
 async def _issuer(request: Request) -> IssuerAdapter:
     return request.app.state.issuer
+
+
+async def cards_enabled(request: Request) -> None:
+    """503 CARDS_DISABLED while the app runs no issuer (ISSUER=none): app.py puts this before
+    every card route, so none of them reaches a service without an adapter."""
+    if getattr(request.app.state, "issuer", None) is None:
+        raise CardsOff()
 
 
 Issuer = Annotated[IssuerAdapter, Depends(_issuer)]
@@ -37,7 +45,7 @@ CLOSED = _error("The card is closed (INVALID_STATE)")
 ISSUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     402: _error("Not enough funds for the card issue fee (INSUFFICIENT_FUNDS)"),
     403: _error("CLIENT_BANNED, CARDS_DISABLED"),
-    409: _error("SUBSCRIPTION_INACTIVE, CARD_LIMIT_REACHED"),
+    409: _error("SUBSCRIPTION_INACTIVE, CARD_LIMIT_REACHED, FX_RATE_NOT_SET"),
     502: ISSUER_FAILED,
 }
 CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -47,3 +47,10 @@ class IssuerFailed(AppError):
     status = 502
     code = "ISSUER_ERROR"
     message = "The card issuer refused the request"
+
+
+class CardsOff(AppError):
+    # 503, not 403: the installation runs the gateway alone (ISSUER=none), no caller can lift it.
+    status = 503
+    code = "CARDS_DISABLED"
+    message = "Cards are not available on this installation"

@@ -7,30 +7,30 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from paywarden.cards.service import MAX_LABEL, MAX_MONTHLY_LIMIT, spent_this_month
 from paywarden.kit.casing import RequestModel
+from paywarden.kit.money import CENT_DECIMALS, Amount
 from paywarden.kit.time import iso
 from paywarden.models import Card
-from paywarden.plans.amounts import format_cents, parse_cents
-
-
-def _limit_in_range(cents: int) -> int:
-    if not 0 < cents <= MAX_MONTHLY_LIMIT:
-        raise ValueError("monthly_limit must be above 0 and at most 100000.00")
-    return cents
+from paywarden.plans.amounts import format_cents
 
 
 def _blank_is_none(value: str | None) -> str | None:
     return value or None
 
 
+# Above 0 and at most 100000.00 in the card's currency (kit.money's one parser).
 MonthlyLimit = Annotated[
     int,
-    BeforeValidator(parse_cents),
-    AfterValidator(_limit_in_range),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,6}(\.\d{1,2})?$", "examples": ["500.00"]}),
+    Amount(
+        CENT_DECIMALS,
+        positive=True,
+        max_units=MAX_MONTHLY_LIMIT,
+        what="monthly_limit",
+        example="500.00",
+    ),
 ]
 Label = Annotated[
     str | None,

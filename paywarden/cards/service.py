@@ -3,10 +3,11 @@
 Issuing checks, in order: banned (403 CLIENT_BANNED), `can_create_cards` off (403
 CARDS_DISABLED), subscription not active (409 SUBSCRIPTION_INACTIVE), non-closed cards at the
 cap (the client's override, else the plan's: 409 CARD_LIMIT_REACHED), and the issue fee's funds
-(402 INSUFFICIENT_FUNDS). The fee is due once the client's non-closed cards already fill the
-plan's `cards_included` (the same rule as the subscription summary's `next_card_issue_fee`); it
-is taken from the EUR wallet or, when EUR is short, the USD equivalent at the operators' rate
-rounded up, as a `card_issue_fee` transaction keyed `card_issue:<card id>` to `fee_revenue`.
+(402 INSUFFICIENT_FUNDS; 409 FX_RATE_NOT_SET when only USD could pay and no rate is set).
+The fee is due once the client's non-closed cards already fill the plan's `cards_included`
+(the same rule as the subscription summary's `next_card_issue_fee`); it is taken from the EUR
+wallet or, when EUR is short, the USD equivalent at the operators' rate rounded up, as a
+`card_issue_fee` transaction keyed `card_issue:<card id>` to `fee_revenue`.
 
 The issuer is called first, with our new card's id as its reference (a retry is not a second
 card); the checks are then repeated under the client's row lock and the card and its fee are

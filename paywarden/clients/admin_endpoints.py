@@ -110,7 +110,7 @@ async def assign_plan(
     "/clients/{client_id}/topup",
     status_code=status.HTTP_201_CREATED,
     response_model=MoneyMoveOut,
-    responses={200: {"description": "A replay of the same Idempotency-Key", "model": MoneyMoveOut}},
+    responses={409: {"description": "IDEMPOTENCY_KEY_REUSED: the key named another request"}},
 )
 async def manual_topup(
     client_id: uuid.UUID,
@@ -122,7 +122,9 @@ async def manual_topup(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> MoneyMoveOut:
     """Credit the wallet by hand (ledger kind `adjustment`, with the note). An `Idempotency-Key`
-    header makes a retry return the first top-up (200) instead of crediting again."""
+    header makes a retry of the same request answer the first top-up again (the same 201 and
+    figures, `replayed: true`, header `Idempotent-Replayed: true`) instead of crediting again;
+    the key with another body (or from another operator) is 409 `IDEMPOTENCY_KEY_REUSED`."""
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
     move = await service.manual_topup(
@@ -135,7 +137,7 @@ async def manual_topup(
         idempotency_key=idempotency_key,
     )
     if move.entry and move.entry.replayed:
-        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
     return _move(move)
 
 

@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from paywarden.card_transactions.codes import CodeStats
 from paywarden.clients.overview import CardsOverview, ClientOverview, PerCurrency, Quality, Window
@@ -25,8 +25,7 @@ from paywarden.models import (
     Topup,
 )
 from paywarden.models.clients import BANNED
-from paywarden.plans.amounts import format_cents, parse_cents
-from paywarden.plans.schemas import Cents
+from paywarden.plans.amounts import Cents, PositiveCents, format_cents
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 LongText = Annotated[str, Field(max_length=4000)]
@@ -439,16 +438,6 @@ class ClientPatchIn(RequestModel):
 class AssignPlanIn(RequestModel):
     plan_id: uuid.UUID
     notes: LongText | None = None
-
-
-def _positive_cents(value: object) -> int:
-    cents = parse_cents(value)
-    if cents <= 0:
-        raise ValueError("amount must be greater than 0")
-    return cents
-
-
-PositiveCents = Annotated[int, BeforeValidator(_positive_cents)]
 
 
 class ManualTopupIn(RequestModel):

@@ -130,22 +130,57 @@ async def manual_topup(
     idempotency_key: str | None = None,
 ) -> MoneyMove:
     """Credit the wallet against the adjustments account (kind `adjustment`, audited by the
-    ledger). A repeated Idempotency-Key returns the first top-up; with another amount or
-    currency it is 409 `IDEMPOTENCY_KEY_REUSED`."""
+    ledger). A repeated Idempotency-Key answers the first top-up again, its wallet figures
+    included; unless it was the same request (currency, amount, note, operator) it is 409
+    `IDEMPOTENCY_KEY_REUSED` and nothing moves."""
     client = await clients.get(db, client_id)
     # Namespaced by client: the same header value for another client is another top-up.
     key = f"admin-topup:{client.id}:{idempotency_key or uuid.uuid4()}"
+    if idempotency_key:
+        first = await ledger.transaction_by_key(db, key)
+        if first is not None:
+            return await _replayed_topup(db, client.id, first, currency, amount, note, actor)
     entry = await wallets.adjust(
         db, client.id, currency, amount, idempotency_key=key, actor=actor, note=note
     )
-    if entry.replayed:
-        account = await wallets.wallet(db, client.id, currency)
-        legs = await ledger.postings_of(db, entry.id)
-        if not any(p.account_id == account and p.amount == amount for p in legs):
-            raise IdempotencyKeyMismatch()
+    if entry.replayed:  # a concurrent twin wrote the key first
+        first = await ledger.get_transaction(db, entry.id)
+        assert first is not None
+        return await _replayed_topup(db, client.id, first, currency, amount, note, actor)
     return MoneyMove(
         entry, entry.kind, currency, amount, await _wallet_after(db, client.id, currency)
     )
+
+
+async def _replayed_topup(
+    db: AsyncSession,
+    client_id: uuid.UUID,
+    first: LedgerTransaction,
+    currency: str,
+    amount: int,
+    note: str,
+    actor: Actor,
+) -> MoneyMove:
+    """The first top-up under the key, exactly as answered then (the wallet figures come from
+    its audit entry); 409 unless this request is the same one."""
+    accounts = {a.currency: a.id for a in await ledger.client_accounts(db, client_id)}
+    legs = await ledger.postings_of(db, first.id)
+    same = (
+        first.kind == "adjustment"
+        and first.note == note
+        and first.reference_id == (str(actor.operator_id) if actor.operator_id else None)
+        and any(p.account_id == accounts.get(currency) and p.amount == amount for p in legs)
+    )
+    if not same:
+        raise IdempotencyKeyMismatch()
+    entry = Entry(first.id, first.kind, first.idempotency_key, first.created_at, replayed=True)
+    logged = await audit.of_transaction(db, "ledger.adjustment", client_id, first.id)
+    if logged is not None and "balance_after" in logged.details:
+        balance, reserved = logged.details["balance_after"], logged.details["reserved_after"]
+        wallet = WalletBalance(currency, int(balance), int(reserved))
+    else:  # written before the audit kept the figures: the wallet as it is now
+        wallet = await _wallet_after(db, client_id, currency)
+    return MoneyMove(entry, entry.kind, currency, amount, wallet)
 
 
 async def set_demo_balance(

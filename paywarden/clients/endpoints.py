@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from paywarden.card_transactions.schemas import Code3dsOut
 from paywarden.cards.schemas import CardOut
@@ -122,7 +122,8 @@ async def catalog(caller: CurrentClient, db: Session) -> CatalogOut:
 @router.post("/plan/select", response_model=SubscriptionOut, responses=PAYMENT_REQUIRED)
 async def select_plan(body: PlanSelectIn, caller: CurrentClient, db: Session) -> SubscriptionOut:
     """Switch to a plan of the catalog, paying its monthly fee (403 `PLAN_NOT_SELECTABLE` for
-    a hidden or archived plan, 402 `INSUFFICIENT_FUNDS` when neither wallet can pay)."""
+    a hidden or archived plan, 402 `INSUFFICIENT_FUNDS` when neither wallet can pay, 409
+    `FX_RATE_NOT_SET` when only the USD wallet could and operators set no EUR/USD rate)."""
     client = clients.ensure_can_change(caller.client)
     await subscriptions.select_plan(db, client, body.plan_id)
     return SubscriptionOut.of(await subscriptions.summary(db, client))
@@ -145,18 +146,33 @@ async def create_topup(
     return TopupOut.of(made)
 
 
-@router.post("/convert", response_model=ConversionOut, responses=PAYMENT_REQUIRED)
+@router.post(
+    "/convert",
+    response_model=ConversionOut,
+    responses={
+        **PAYMENT_REQUIRED,
+        409: _error("FX_RATE_NOT_SET, IDEMPOTENCY_KEY_REUSED (the key named another request)"),
+    },
+)
 async def convert(
-    body: ConvertIn, caller: CurrentClient, db: Session, idempotency_key: IdempotencyKey = None
+    body: ConvertIn,
+    caller: CurrentClient,
+    db: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ConversionOut:
     """Move `amount` (in `from`) between the EUR and USD wallets at the operators' rate, less
-    the plan's FX fee. A repeated `Idempotency-Key` returns the first conversion."""
+    the plan's FX fee. A repeated `Idempotency-Key` (per client) with the same body answers
+    the first conversion again (its figures, header `Idempotent-Replayed: true`) and moves
+    nothing; with another body it is 409 `IDEMPOTENCY_KEY_REUSED`."""
     client = clients.ensure_can_change(caller.client)
     if body.from_ == body.to:
         raise ValidationFailed("from and to must differ")
     done = await conversion.convert(
         db, client, body.from_, body.to, body.amount, idempotency_key=idempotency_key
     )
+    if done.entry.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return ConversionOut(
         from_=done.from_currency,
         to=done.to_currency,

@@ -6,35 +6,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from paywarden.card_transactions.schemas import Code3dsOut
 from paywarden.cards.schemas import CardOut
 from paywarden.kit.casing import RequestModel
-from paywarden.kit.money import format_usdt, parse_usdt
+from paywarden.kit.money import USDT_DECIMALS, Amount, format_usdt
 from paywarden.kit.pagination import Pagination
 from paywarden.kit.time import iso
 from paywarden.models import Client, LedgerPosting, LedgerTransaction, Plan
-from paywarden.plans.amounts import format_cents, format_rate
-from paywarden.plans.schemas import Cents, rendered
+from paywarden.plans.amounts import PositiveCents, format_cents, format_rate
+from paywarden.plans.schemas import rendered
 from paywarden.subscriptions.service import SubscriptionSummary
 from paywarden.topups.service import TopupCreated
 
 Profile = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 Language = Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)]
 Currency = Literal["EUR", "USD"]
-
-
-def _positive_usdt(value: str) -> str:
-    if parse_usdt(value) <= 0:
-        raise ValueError("amount must be greater than 0")
-    return value
-
-
-def _positive_cents(value: int) -> int:
-    if value <= 0:
-        raise ValueError("amount must be greater than 0")
-    return value
 
 
 # ---- in ------------------------------------------------------------------------------------
@@ -56,18 +44,15 @@ class PlanSelectIn(RequestModel):
 
 class TopupIn(RequestModel):
     amount: Annotated[
-        str,
-        Field(
-            description='USDT as a decimal string, e.g. "25" or "12.5": > 0, at most 6 decimals',
-            pattern=r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,6})?$",
-            examples=["25"],
-        ),
-        AfterValidator(_positive_usdt),
+        int,
+        Field(description='USDT as a decimal string, e.g. "25" or "12.5": > 0, at most 6 decimals'),
+        Amount(USDT_DECIMALS, positive=True, example="25"),
     ]
 
     @property
     def amount_units(self) -> int:
-        return parse_usdt(self.amount)
+        """Micro-USDT (the service checks the configured maximum)."""
+        return self.amount
 
 
 class ConvertIn(RequestModel):
@@ -75,7 +60,7 @@ class ConvertIn(RequestModel):
 
     from_: Currency = Field(alias="from")
     to: Currency
-    amount: Annotated[Cents, AfterValidator(_positive_cents)]
+    amount: PositiveCents
 
 
 # ---- out -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from paywarden.cards import service as cards
 from paywarden.clients import admin_repository as ledger_repo
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow
-from paywarden.models import Card, Client, Code3ds, LedgerPosting, LedgerTransaction, Plan
+from paywarden.models import Card, Client, LedgerPosting, LedgerTransaction, Plan
 from paywarden.models.clients import BANNED
 from paywarden.plans import service as plans
 from paywarden.subscriptions import service as subscriptions
@@ -39,7 +39,7 @@ class State:
     subscription: SubscriptionSummary
     wallets: dict[str, WalletBalance]
     cards: Sequence[Card]
-    codes_3ds: Sequence[Code3ds]  # the last day's 3-D Secure codes, newest first
+    codes_3ds: Sequence[codes_3ds.ClientCode]  # the last day's 3-D Secure codes, newest first
     ledger: Sequence[Line]
     fx_rate_micros: int | None
     support: Support

@@ -24,6 +24,7 @@ from paywarden.console.web import (
 )
 from paywarden.incidents import service as incidents
 from paywarden.incidents.schemas import IncidentOut
+from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.logging import get_logger
 from paywarden.kit.web import Session
 from paywarden.merchants import service as merchants
@@ -40,6 +41,7 @@ from paywarden.orders.admin_endpoints import daily_revenue, dashboard_stats, ord
 from paywarden.orders.repository import OrderFilter
 from paywarden.orders.schemas import AdminOrderOut, PaymentOut, RetryWebhookIn
 from paywarden.orders.service import WEBHOOK_RETRYABLE
+from paywarden.webhooks.service import WebhookPolicy, check_destination
 
 log = get_logger(__name__)
 
@@ -100,6 +102,12 @@ async def merchant_list(request: Request, db: Session, me: SignedIn) -> Response
     )
 
 
+def policy(request: Request) -> WebhookPolicy:
+    """The webhook policy (SSRF guard) the app runs with."""
+    webhooks: WebhookPolicy = request.app.state.gateway.webhooks
+    return webhooks
+
+
 def _errors(exc: ValidationError) -> dict[str, str]:
     out: dict[str, str] = {}
     for err in exc.errors():
@@ -148,6 +156,13 @@ async def merchant_create(request: Request, db: Session, me: SignedIn) -> Respon
         raise Page(
             _merchant_form(request, values=values, errors=_errors(exc), status_code=400)
         ) from exc
+    try:
+        await check_destination(policy(request), "webhook_url", body.webhook_url)
+    except ValidationFailed as exc:
+        page = _merchant_form(
+            request, values=values, errors={"webhook_url": exc.message}, status_code=400
+        )
+        raise Page(page) from exc
     try:
         made = await merchants.create(
             db,
@@ -226,6 +241,18 @@ async def merchant_update(
     except ValidationError as exc:
         page = _merchant_form(
             request, values=values, errors=_errors(exc), merchant=current, status_code=400
+        )
+        raise Page(page) from exc
+    try:
+        if "webhook_url" in body.model_fields_set:
+            await check_destination(policy(request), "webhook_url", body.webhook_url)
+    except ValidationFailed as exc:
+        page = _merchant_form(
+            request,
+            values=values,
+            errors={"webhook_url": exc.message},
+            merchant=current,
+            status_code=400,
         )
         raise Page(page) from exc
     try:
@@ -432,6 +459,13 @@ async def order_retry_webhook(
             error="The one-time URL must be a valid http(s) URL.",
             callback_url=url,
             status_code=400,
+        )
+        raise Page(page) from exc
+    try:
+        await check_destination(policy(request), "callback_url", parsed.callback_url)
+    except ValidationFailed as exc:
+        page = await _order_page(
+            request, db, me, oid, error=exc.message, callback_url=url, status_code=400
         )
         raise Page(page) from exc
     await orders.request_webhook_retry(

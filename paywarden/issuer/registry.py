@@ -1,5 +1,6 @@
 """The configured card issuer. ISSUER names a module of this package, `paywarden.issuer.<name>`,
-whose `build(settings)` returns its adapter: a new issuer is a new module and nothing else."""
+whose `build(settings)` returns its adapter: a new issuer is a new module and nothing else.
+ISSUER=none is no module: no adapter, the gateway alone (card routes answer 503 CARDS_DISABLED)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,15 @@ def known() -> list[str]:
     return sorted(_issuer_modules())
 
 
-def adapter_for(settings: Settings) -> IssuerAdapter:
-    """The adapter ISSUER names; ConfigError (with the known names) for any other."""
+def adapter_for(settings: Settings) -> IssuerAdapter | None:
+    """The adapter ISSUER names, None for ISSUER=none (the gateway alone: cards are off);
+    ConfigError (with the known names) for any other."""
+    if not settings.cards_enabled:
+        return None
     modules = _issuer_modules()
     module = modules.get(settings.issuer.strip().lower())
     if module is None:
-        names = ", ".join(sorted(modules))
+        names = ", ".join([*sorted(modules), "none"])
         raise ConfigError(f"ISSUER={settings.issuer!r} is not a known card issuer (known: {names})")
     adapter: IssuerAdapter = module.build(settings)
     return adapter

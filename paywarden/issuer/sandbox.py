@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ from paywarden.issuer.base import (
     IssuerEventData,
     ProfileCheck,
 )
+from paywarden.kit.money import parse_amount
 
 NAME = "sandbox"
 TIMEOUT_SECONDS = 10.0
@@ -72,7 +72,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "authentication.otp": "3ds.code",
     "card.status_changed": "card.updated",
 }
-_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+MAX_CENTS = 10**14 - 1  # 12 whole digits
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -82,16 +82,11 @@ def decline_reason(code: str | None) -> DeclineReason:
 
 
 def to_cents(value: object, what: str = "amount") -> int:
-    """The sandbox's decimal string ("30.00") as cents; ValueError when not one."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"{what} must be a decimal string")
-    text = str(value)
-    if not _AMOUNT.match(text):
-        raise ValueError(f"{what} must be a decimal string such as 30.00")
-    try:
-        return int(Decimal(text).scaleb(2))
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already guards this
-        raise ValueError(f"{what} must be a decimal string") from exc
+    """The sandbox's decimal string ("30.00") as cents, by kit.money's one parser (ASCII
+    digits, at most 2 decimals, 12 whole digits); ValueError when not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a JSON integer is whole units
+    return parse_amount(value, 2, max_units=MAX_CENTS, what=what)
 
 
 def from_cents(cents: int) -> str:

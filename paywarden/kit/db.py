@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from paywarden.kit.crypto import KeySet
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -69,10 +72,22 @@ def make_engine(url: str, pool: PoolOptions | None = None, **kwargs: Any) -> Asy
 class Database:
     """The engine and its session factory; one per app or worker process."""
 
-    def __init__(self, url: str, pool: PoolOptions | None = None, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool: PoolOptions | None = None,
+        *,
+        keyset: KeySet | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        from paywarden.kit.crypto import SESSION_KEY
+
         self.url = url
         self.engine = make_engine(url, pool, **engine_kwargs)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The secrets-at-rest key set rides in each session's info (kit/crypto.keys_of).
+        self.keyset = keyset
+        info = {SESSION_KEY: keyset} if keyset is not None else {}
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
 
     @property
     def is_sqlite(self) -> bool:

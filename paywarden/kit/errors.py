@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paywarden.kit.headers import SECURITY_HEADERS
 from paywarden.kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -44,6 +45,12 @@ class NotFound(AppError):
 class InvalidBody(AppError):
     code = "INVALID_BODY"
     message = "Invalid request body"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message = "The request body is too large"
 
 
 class InvalidQuery(AppError):
@@ -112,7 +119,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
-    return JSONResponse(error_body("Internal server error", "INTERNAL_ERROR"), 500)
+    # Sent by Starlette's outermost middleware, past SecurityHeadersMiddleware: add them here.
+    return JSONResponse(
+        error_body("Internal server error", "INTERNAL_ERROR"), 500, headers=SECURITY_HEADERS
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -22,6 +22,7 @@ from paywarden.merchants.schemas import (
 )
 from paywarden.operators.dependencies import CurrentOperator, OperatorActor
 from paywarden.orders.schemas import PaymentOut
+from paywarden.webhooks.service import check_destination
 
 router = APIRouter(prefix="/api/v1/admin/merchants", route_class=DbRoute, tags=["admin: merchants"])
 
@@ -43,9 +44,14 @@ async def list_merchants(db: Session, _: CurrentOperator) -> MerchantList:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=MerchantCreated)
 async def create_merchant(
-    body: MerchantCreateIn, db: Session, _: CurrentOperator, actor: OperatorActor
+    body: MerchantCreateIn,
+    request: Request,
+    db: Session,
+    _: CurrentOperator,
+    actor: OperatorActor,
 ) -> MerchantCreated:
     """`api_key` is in this answer only: store it now."""
+    await check_destination(request.app.state.gateway.webhooks, "webhook_url", body.webhook_url)
     made = await service.create(
         db,
         name=body.name,
@@ -56,7 +62,7 @@ async def create_merchant(
     return MerchantCreated(
         **MerchantOut.of(made.merchant).model_dump(),
         api_key=made.api_key,
-        webhook_secret=made.merchant.webhook_secret,
+        webhook_secret=body.webhook_secret,  # as given: the stored one is encrypted
     )
 
 
@@ -78,12 +84,16 @@ async def merchant_detail(
 async def update_merchant(
     merchant_id: uuid.UUID,
     body: MerchantUpdateIn,
+    request: Request,
     db: Session,
     _: CurrentOperator,
     actor: OperatorActor,
 ) -> MerchantOut:
     """Any of `name`, `is_active`, `webhook_secret`, `webhook_url` (null clears it)."""
     changes = {field: getattr(body, field) for field in body.model_fields_set}
+    if "webhook_url" in changes:
+        policy = request.app.state.gateway.webhooks
+        await check_destination(policy, "webhook_url", body.webhook_url)
     merchant = await service.update(db, merchant_id, changes, actor)
     return MerchantOut.of(merchant)
 

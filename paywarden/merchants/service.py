@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
 from paywarden.incidents.repository import IncidentRow
+from paywarden.kit.crypto import keys_of
 from paywarden.merchants import keys
 from paywarden.merchants import repository as repo
 from paywarden.merchants.errors import (
@@ -38,7 +39,7 @@ async def create(
     api_key = keys.new_api_key()
     merchant = Merchant(
         name=name,
-        webhook_secret=webhook_secret,
+        webhook_secret=keys_of(db).encrypt(webhook_secret),  # a Fernet token at rest
         webhook_url=webhook_url,
         api_key_hash=keys.key_hash(api_key),
         api_key_prefix=keys.display_prefix(api_key),
@@ -80,6 +81,8 @@ async def update(
     if isinstance(name, str) and name != merchant.name and await repo.by_name(db, name):
         raise MerchantNameTaken()
     for field, value in changes.items():
+        if field == "webhook_secret" and isinstance(value, str):
+            value = keys_of(db).encrypt(value)
         setattr(merchant, field, value)
     logged = {k: v for k, v in changes.items() if k != "webhook_secret"}
     if "webhook_secret" in changes:

@@ -146,6 +146,8 @@ class IssuerEvent(Base):
         CheckConstraint(f"status IN ({_in(EVENT_STATUSES)})", name="status"),
         Index("ix_issuer_events_status_received", "status", "received_at"),
         Index("ix_issuer_events_received_at", "received_at"),
+        Index("ix_issuer_events_code_reference", "issuer", "code_reference"),
+        Index("ix_issuer_events_code_expires_at", "code_expires_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -155,8 +157,14 @@ class IssuerEvent(Base):
     occurred_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     lag_ms: Mapped[int | None] = mapped_column(Integer)  # received_at - occurred_at
+    # A 3-D Secure code event's body and payload hold the code encrypted while it is live, and
+    # are redacted once it is spent (card_transactions/inbox.py says the rule).
     raw_body: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Set while the row holds a live code: the purchase it is for (codes_3ds.issuer_reference)
+    # and when it lapses; both cleared with the code.
+    code_reference: Mapped[str | None] = mapped_column(String(128))
+    code_expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default=EVENT_RECEIVED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -180,7 +188,9 @@ class Code3ds(Base):
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
     issuer: Mapped[str] = mapped_column(String(32))
     issuer_reference: Mapped[str] = mapped_column(String(128))
-    code: Mapped[str] = mapped_column(String(16))  # shown to the client; never logged
+    # Shown to the client; never logged. A Fernet token while pending, NULL once the code is
+    # used, declined or expired (a spent code is kept nowhere).
+    code: Mapped[str | None] = mapped_column(Text)
     merchant: Mapped[str | None] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

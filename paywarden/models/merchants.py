@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, false
+from sqlalchemy import String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paywarden.kit.time import utcnow
@@ -19,8 +19,9 @@ class Merchant(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     api_key_prefix: Mapped[str] = mapped_column(String(12))
-    # Kept as given: it is the HMAC key of the merchant's webhooks, so it must be readable.
-    webhook_secret: Mapped[str] = mapped_column(String(255))
+    # The HMAC key of the merchant's webhooks, so it must be readable: a Fernet token under the
+    # application key set (kit/crypto), not a hash.
+    webhook_secret: Mapped[str] = mapped_column(Text)
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
     is_active: Mapped[bool] = mapped_column(default=True)
     # The Cards product's own merchant (its orders are wallet top-ups): created at start, not

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit import service as audit
 from paywarden.audit.context import SYSTEM, Actor
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.errors import Forbidden, NotFound
 from paywarden.kit.logging import get_logger
 from paywarden.kit.ratelimit import RateLimiter
@@ -202,14 +203,14 @@ async def enroll(
     operator = await repo.get(db, enrollment.operator_id)
     if operator is None or operator.totp_enabled:
         raise SetupTokenInvalid()
-    step = totp.matching_step(enrollment.secret, code.strip())
+    step = totp.matching_step(keys_of(db).decrypt(enrollment.secret), code.strip())
     if step is None:
         await _fail(db, ctx, actor, operator.email, operator, "invalid_totp_enrollment")
         raise InvalidTotp()
     if not await repo.claim_enrollment(db, enrollment.id, now):
         raise SetupTokenInvalid()
     operator.totp_secret, operator.totp_enabled, operator.totp_last_step = (
-        enrollment.secret,
+        enrollment.secret,  # the Fernet token moves as it is
         True,
         step,
     )
@@ -263,7 +264,7 @@ def _start_enrollment(db: AsyncSession, operator: Operator) -> SetupRequired:
         TotpEnrollment(
             operator_id=operator.id,
             token_hash=sha256_hex(token),
-            secret=secret,
+            secret=keys_of(db).encrypt(secret),  # TOTP secrets are Fernet tokens at rest
             expires_at=utcnow() + SETUP_TTL,
         ),
     )
@@ -274,7 +275,8 @@ def _start_enrollment(db: AsyncSession, operator: Operator) -> SetupRequired:
 async def _accept_second_factor(db: AsyncSession, operator: Operator, code: str) -> bool:
     """A TOTP code from a step not yet used, or an unused backup code (then spent)."""
     if totp.is_totp_shape(code):
-        step = totp.matching_step(operator.totp_secret or "", code)
+        secret = keys_of(db).decrypt(operator.totp_secret) if operator.totp_secret else ""
+        step = totp.matching_step(secret, code)
         return step is not None and await repo.claim_totp_step(db, operator.id, step)
     code_hash = sha256_hex(totp.normalize_backup_code(code))
     return await repo.spend_backup_code(db, operator.id, code_hash, utcnow())

@@ -36,6 +36,7 @@ from paywarden.orders.stats_schemas import (
     StatsTotal,
 )
 from paywarden.webhooks.schemas import WebhookEventOut
+from paywarden.webhooks.service import check_destination
 
 router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: gateway"])
 
@@ -130,6 +131,8 @@ async def retry_webhook(
         parsed = RetryWebhookIn.model_validate(body or {})
     except ValidationError as exc:
         raise ValidationFailed("callback_url must be a valid http(s) URL") from exc
+    policy = request.app.state.gateway.webhooks
+    await check_destination(policy, "callback_url", parsed.callback_url)
     await service.request_webhook_retry(
         db,
         order_id,

@@ -14,6 +14,7 @@ from paywarden.orders import service
 from paywarden.orders.repository import OrderFilter
 from paywarden.orders.schemas import OrderFilterQuery, PaymentCreateIn, PaymentOut, PaymentPage
 from paywarden.orders.service import NewOrder
+from paywarden.webhooks.service import check_destination
 
 router = APIRouter(prefix="/api/v1/payments", route_class=DbRoute, tags=["merchant: payments"])
 
@@ -32,6 +33,7 @@ async def create_payment(
     merchant: CurrentMerchant,
 ) -> PaymentOut:
     """Create an order with its own deposit address. Repeating a request is safe."""
+    await check_destination(request.app.state.gateway.webhooks, "callback_url", body.callback_url)
     new = NewOrder(
         external_id=body.external_id,
         amount=body.amount_units,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from paywarden.kit.casing import RequestModel
-from paywarden.kit.money import format_usdt, parse_usdt
+from paywarden.kit.money import USDT_DECIMALS, Amount, format_usdt
 from paywarden.kit.pagination import PageQuery, Pagination
 from paywarden.kit.time import iso
 from paywarden.kit.urls import http_url
@@ -22,26 +22,15 @@ Status = Literal["pending", "confirming", "confirmed", "completed", "callback_fa
 assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
 
 
-def _amount(value: str) -> str:
-    units = parse_usdt(value)
-    if units <= 0:
-        raise ValueError("amount must be greater than 0")
-    if units > MAX_AMOUNT:
-        raise ValueError("amount must be at most 1000000")
-    return value
-
-
 class PaymentCreateIn(RequestModel):
     external_id: str = Field(min_length=1, max_length=255)
     amount: Annotated[
-        str,
+        int,
         Field(
             description='USDT as a decimal string, e.g. "12.5": > 0, at most 6 decimals, '
-            "at most 1000000",
-            pattern=r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,6})?$",
-            examples=["12.5"],
+            "at most 1000000"
         ),
-        AfterValidator(_amount),
+        Amount(USDT_DECIMALS, positive=True, max_units=MAX_AMOUNT, example="12.5"),
     ]
     callback_url: Annotated[str, AfterValidator(http_url)] | None = None
     expires_in: int = Field(default=3600, ge=300, le=86400, description="seconds")
@@ -56,7 +45,8 @@ class PaymentCreateIn(RequestModel):
 
     @property
     def amount_units(self) -> int:
-        return parse_usdt(self.amount)
+        """Micro-USDT."""
+        return self.amount
 
 
 class OrderFilterQuery(PageQuery):

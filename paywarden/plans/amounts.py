@@ -5,10 +5,11 @@ EUR amounts are cents, percents basis points (hundredths of a percent), the rate
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
+from typing import Annotated
 
-CENT_DECIMALS = 2
+from paywarden.kit.money import CENT_DECIMALS, Amount, parse_amount
+
 MAX_CENTS = 100_000_000  # 1,000,000.00 EUR: beyond any sane plan price
 BPS_DECIMALS = 2
 MAX_BPS = 10_000  # 100 %
@@ -16,43 +17,21 @@ RATE_DECIMALS = 6
 MIN_RATE_MICROS = 100_000  # 0.1 USD per EUR
 MAX_RATE_MICROS = 10_000_000  # 10 USD per EUR
 
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
-
-
-def _scaled(value: object, decimals: int, what: str) -> int:
-    """A non-negative decimal string (or integer) as an integer of 10^-decimals units."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f'{what} must be a decimal string such as "9.99"')
-    text = str(value)
-    if text.startswith("-"):
-        raise ValueError(f"{what} must not be negative")
-    if not _DECIMAL.match(text) or len(text) > 20:
-        raise ValueError(f'{what} must be a decimal string such as "9.99"')
-    frac = text.partition(".")[2]
-    if len(frac) > decimals:
-        raise ValueError(f"{what} must have at most {decimals} decimals")
-    return int(Decimal(text).scaleb(decimals))
-
-
-def parse_cents(value: object) -> int:
-    cents = _scaled(value, CENT_DECIMALS, "amount")
-    if cents > MAX_CENTS:
-        raise ValueError("amount must be at most 1000000.00")
-    return cents
-
-
-def parse_bps(value: object) -> int:
-    bps = _scaled(value, BPS_DECIMALS, "percent")
-    if bps > MAX_BPS:
-        raise ValueError("percent must be between 0 and 100")
-    return bps
-
 
 def parse_rate(value: object) -> int:
-    micros = _scaled(value, RATE_DECIMALS, "eur_usd")
+    """The EUR/USD rate's text as micro-USD per EUR (0.1 to 10, at most 6 decimals)."""
+    micros = parse_amount(value, RATE_DECIMALS, what="eur_usd")
     if not MIN_RATE_MICROS <= micros <= MAX_RATE_MICROS:
         raise ValueError("eur_usd must be between 0.1 and 10")
     return micros
+
+
+# The plans' field types: decimal strings in (the one parser), exact integers out.
+Cents = Annotated[int, Amount(CENT_DECIMALS, max_units=MAX_CENTS, example="9.99")]
+PositiveCents = Annotated[
+    int, Amount(CENT_DECIMALS, positive=True, max_units=MAX_CENTS, example="9.99")
+]
+Percent = Annotated[int, Amount(BPS_DECIMALS, max_units=MAX_BPS, what="percent", example="1.5")]
 
 
 def format_cents(cents: int) -> str:

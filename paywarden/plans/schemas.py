@@ -16,11 +16,11 @@ from paywarden.kit.casing import RequestModel
 from paywarden.kit.time import iso
 from paywarden.models import FxRate, Plan
 from paywarden.plans.amounts import (
+    Cents,
+    Percent,
     format_bps,
     format_cents,
     format_rate,
-    parse_bps,
-    parse_cents,
     parse_rate,
 )
 
@@ -28,21 +28,14 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Bullets = Annotated[str, Field(max_length=4000)]
 Count = Annotated[int, Field(ge=0, le=10_000)]
 SortOrder = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
-# Decimal strings in, exact integers out (cents, basis points, micro-USD); the document says string.
-Cents = Annotated[
-    int,
-    BeforeValidator(parse_cents),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,7}(\.\d{1,2})?$", "examples": ["9.99"]}),
-]
-Percent = Annotated[
-    int,
-    BeforeValidator(parse_bps),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,3}(\.\d{1,2})?$", "examples": ["1.5"]}),
-]
+# Decimal strings in (kit.money's one parser), exact integers out: cents, basis points,
+# micro-USD; the document says string.
 Rate = Annotated[
     int,
     BeforeValidator(parse_rate),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}(\.\d{1,6})?$", "examples": ["1.0850"]}),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,2}(\.[0-9]{1,6})?$", "examples": ["1.0850"]}
+    ),
 ]
 
 # API field name -> model column, where they differ.

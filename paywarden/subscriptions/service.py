@@ -33,6 +33,7 @@ from paywarden.models.clients import ACTIVE as CLIENT_ACTIVE
 from paywarden.models.subscriptions import ACTIVE, PAST_DUE, PENDING
 from paywarden.plans import repository as plans_repo
 from paywarden.plans import service as plans
+from paywarden.plans.errors import FxRateNotSet
 from paywarden.subscriptions import repository as repo
 from paywarden.subscriptions.errors import (
     InsufficientFunds,
@@ -90,7 +91,8 @@ def fee_key(client_id: uuid.UUID, period_start: datetime) -> str:
 async def _pay(db: AsyncSession, client: Client, plan: Plan, period_start: datetime) -> Payment:
     """Take the plan's monthly fee for the period starting at `period_start`, exactly once.
 
-    Raises InsufficientFunds (402) when neither wallet can pay; nothing is written then.
+    Raises InsufficientFunds (402) when neither wallet can pay, FxRateNotSet (409) when only
+    the USD wallet could and no EUR/USD rate is set; nothing is written then.
     """
     fee = plan.monthly_fee
     if fee == 0:
@@ -156,7 +158,7 @@ async def _try_activate(db: AsyncSession, client: Client, sub: Subscription, pla
     now = utcnow()
     try:
         paid = await _pay(db, client, plan, now)
-    except InsufficientFunds:
+    except (InsufficientFunds, FxRateNotSet):  # stays unpaid; a later top-up or rate pays it
         return False
     _start_period(sub, client, plan, now, paid)
     return True
@@ -327,7 +329,7 @@ async def renew_due(db: AsyncSession, now: datetime, limit: int = 200) -> int:
             start = now  # unpaid: service resumes when paid
         try:
             paid = await _pay(db, client, plan, start)
-        except InsufficientFunds:
+        except (InsufficientFunds, FxRateNotSet):  # retried hourly: funds or a rate may come
             sub.status = PAST_DUE
             sub.updated_at = now  # the next retry is RETRY_EVERY from now
             continue

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.clients import service as clients
 from paywarden.config import Settings
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow
 from paywarden.merchants import keys
@@ -150,7 +151,7 @@ async def ensure_internal_merchant(db: AsyncSession) -> uuid.UUID:
                 # Nobody holds a key of it: its orders are made in-process.
                 "api_key_hash": keys.key_hash(keys.new_api_key()),
                 "api_key_prefix": "internal",
-                "webhook_secret": secrets.token_urlsafe(32),
+                "webhook_secret": keys_of(db).encrypt(secrets.token_urlsafe(32)),
                 "webhook_url": None,
                 "is_active": True,
                 "is_internal": True,

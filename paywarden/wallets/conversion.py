@@ -14,6 +14,7 @@ legs are left out.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -22,11 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.clients import service as clients
 from paywarden.kit.errors import AppError, ValidationFailed
-from paywarden.models import Client
+from paywarden.kit.money import parse_rate
+from paywarden.models import Client, LedgerTransaction
 from paywarden.models.ledger import EUR, FEE_REVENUE, FX, ROUNDING, WALLET_CURRENCIES
 from paywarden.plans import repository as plans_repo
 from paywarden.plans import service as plans
+from paywarden.plans.amounts import RATE_DECIMALS
+from paywarden.wallets import repository as ledger
 from paywarden.wallets import service as wallets
+from paywarden.wallets.errors import IdempotencyKeyReused
 from paywarden.wallets.errors import InsufficientFunds as WalletShort
 from paywarden.wallets.service import Entry, Leg
 
@@ -90,7 +95,8 @@ async def convert(
     403 CLIENT_BANNED; 400 VALIDATION_ERROR for the same or an unknown currency, a non-positive
     amount or one too small to yield a cent after the fee; 409 FX_RATE_NOT_SET; 402
     INSUFFICIENT_FUNDS past the available balance. A repeated `idempotency_key` (per client)
-    moves money once (`entry.replayed` tells a repeat).
+    moves money once and answers the first conversion's figures (`entry.replayed` tells a
+    repeat); with other currencies or another amount it is 409 IDEMPOTENCY_KEY_REUSED.
     """
     clients.ensure_can_change(client)
     if from_currency not in WALLET_CURRENCIES or to_currency not in WALLET_CURRENCIES:
@@ -99,12 +105,18 @@ async def convert(
         raise ValidationFailed("from and to must be different currencies")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValidationFailed("amount must be positive")
+    # Scoped to the client: another client's same header value is another conversion.
+    key = f"fx:{client.id}:{idempotency_key}" if idempotency_key else f"fx:{uuid.uuid4()}"
+    if idempotency_key:
+        # A retry is answered from what was written, before today's rate or balance matter.
+        first = await ledger.transaction_by_key(db, key)
+        if first is not None:
+            return await _replay(db, client, first, from_currency, to_currency, amount)
     rate = await plans.current_rate(db)
     gross, fee, rem = quote(amount, from_currency, rate, await _fee_bps(db, client))
     net = gross - fee
     if net <= 0:
         raise ValidationFailed("amount is too small to convert")
-    key = f"fx:{client.id}:{idempotency_key}" if idempotency_key else f"fx:{uuid.uuid4()}"
 
     async def system(code: str, currency: str) -> uuid.UUID:
         return await wallets.system_account(db, code, currency, spread_key=key)
@@ -125,9 +137,51 @@ async def convert(
             [leg for leg in legs if leg.amount],
             reference_type="client",
             reference_id=client.id,
-            note=f"{from_currency} -> {to_currency} at {rate} USD/EUR",
+            note=_note(from_currency, to_currency, rate),
             actor=client.external_user_id,
         )
     except WalletShort as exc:
         raise InsufficientFunds() from exc
+    if entry.replayed:  # a concurrent twin of this request wrote the key first
+        first = await ledger.get_transaction(db, entry.id)
+        assert first is not None
+        return await _replay(db, client, first, from_currency, to_currency, amount)
     return Conversion(entry, from_currency, to_currency, amount, net, fee, rate)
+
+
+def _note(from_currency: str, to_currency: str, rate: Decimal) -> str:
+    return f"{from_currency} -> {to_currency} at {rate} USD/EUR"
+
+
+_NOTE = re.compile(r"(EUR|USD) -> (EUR|USD) at ([0-9.]+) USD/EUR", re.ASCII)
+
+
+async def _replay(
+    db: AsyncSession,
+    client: Client,
+    first: LedgerTransaction,
+    from_currency: str,
+    to_currency: str,
+    amount: int,
+) -> Conversion:
+    """The first conversion under this key, its figures read back from its postings and note;
+    409 IDEMPOTENCY_KEY_REUSED unless it was this very request (currencies and amount)."""
+    note = _NOTE.fullmatch(first.note or "")
+    if (
+        first.kind != "fx"
+        or first.reference_id != str(client.id)
+        or note is None
+        or note.group(1, 2) != (from_currency, to_currency)
+    ):
+        raise IdempotencyKeyReused()
+    wallet_of = {a.currency: a.id for a in await ledger.client_accounts(db, client.id)}
+    src, dst = wallet_of.get(from_currency), wallet_of.get(to_currency)
+    legs = await ledger.postings_of(db, first.id)
+    debited = -sum(p.amount for p in legs if p.account_id == src)
+    credited = sum(p.amount for p in legs if p.account_id == dst)
+    if debited != amount or credited <= 0:
+        raise IdempotencyKeyReused()
+    fee = sum(p.amount for p in legs if p.currency == to_currency and p.amount > 0) - credited
+    rate = parse_rate(note.group(3), RATE_DECIMALS)
+    entry = Entry(first.id, first.kind, first.idempotency_key, first.created_at, replayed=True)
+    return Conversion(entry, from_currency, to_currency, debited, credited, fee, rate)

@@ -4,7 +4,6 @@ loses a fraction). One posting route for every such fee, so they are all charged
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -34,13 +33,18 @@ def usd_for_eur(cents: int, rate: Decimal) -> int:
 async def payable_routes(
     db: AsyncSession, client_id: uuid.UUID, eur_cents: int
 ) -> list[tuple[str, int]]:
-    """Where a fee of `eur_cents` can come from now, in order: EUR, else USD at the rate (no
-    rate set: no USD route). Empty when neither wallet can pay."""
+    """Where a fee of `eur_cents` can come from now, in order: EUR, else USD at the rate.
+    Empty when neither wallet can pay. EUR short, USD held and no rate set: FX_RATE_NOT_SET
+    (409), since the rate, not the client's money, is what is missing (with no USD at all,
+    the client is simply short of funds)."""
     available = {c: b.available for c, b in (await wallets.balances(db, client_id)).items()}
     routes = [(EUR, eur_cents)]
     if available[EUR] < eur_cents:
-        with contextlib.suppress(FxRateNotSet):
+        try:
             routes.append((USD, usd_for_eur(eur_cents, await plans.current_rate(db))))
+        except FxRateNotSet:
+            if available[USD] > 0:
+                raise
     return [(c, amount) for c, amount in routes if available[c] >= amount]
 
 
@@ -57,7 +61,7 @@ async def charge(
     actor: str,
 ) -> FeePaid | None:
     """Post the fee (exactly once per key) to fee revenue in the wallet's currency; None when
-    neither wallet can pay, and then nothing is written."""
+    neither wallet can pay, and then nothing is written (FxRateNotSet: see payable_routes)."""
     for currency, amount in await payable_routes(db, client_id, eur_cents):
         revenue = await wallets.system_account(
             db, FEE_REVENUE, currency, spread_key=idempotency_key

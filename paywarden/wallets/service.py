@@ -275,6 +275,9 @@ async def adjust(
         allow_negative=allow_negative,
     )
     if not entry.replayed:
+        # The wallet as it stood right after: what the operator saw, and what a replay of the
+        # same request answers again.
+        after = (await balances(session, client_id))[currency]
         audit.record(
             session,
             actor,
@@ -286,6 +289,8 @@ async def adjust(
                 "amount": amount,
                 "note": note,
                 "transaction_id": str(entry.id),
+                "balance_after": after.balance,
+                "reserved_after": after.reserved,
             },
         )
     return entry

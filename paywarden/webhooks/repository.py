@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.kit.crypto import keys_of
 from paywarden.models import Merchant, Order, WebhookAttempt, WebhookDelivery, WebhookEvent
 from paywarden.models.webhooks import D_DELIVERING, D_PENDING
 
@@ -73,7 +74,8 @@ async def claim_due(
         .where(WebhookDelivery.id.in_(ids))
         .execution_options(populate_existing=True)
     )
-    return [(d, e, secret) for d, e, secret in rows.all()]
+    keys = keys_of(session)  # the secret is a Fernet token at rest; signing needs it clear
+    return [(d, e, keys.decrypt(secret)) for d, e, secret in rows.all()]
 
 
 async def deliveries(

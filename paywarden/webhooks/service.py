@@ -10,12 +10,14 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.kit import netguard
+from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.time import iso, utcnow
 from paywarden.models import Incident, Order, WebhookAttempt, WebhookDelivery, WebhookEvent
 from paywarden.models.incidents import WEBHOOK_FAILED
@@ -33,15 +35,31 @@ EXCERPT_BYTES = 1024
 
 @dataclass(frozen=True)
 class WebhookPolicy:
-    """Retry schedule and the SSRF guard, from WEBHOOK_RETRY_DELAYS / WEBHOOK_ALLOW_PRIVATE."""
+    """Retry schedule and the SSRF guard, from WEBHOOK_RETRY_DELAYS / WEBHOOK_ALLOW_PRIVATE /
+    WEBHOOK_ALLOW_HTTP."""
 
     retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
-    # Refuse URLs resolving to private/loopback/link-local/reserved addresses (production).
+    # The SSRF guard (production): only https (http with `allow_http`) URLs without credentials
+    # whose host is, and resolves only to, public addresses; checked when saved and when sent.
     refuse_private: bool = False
+    allow_http: bool = False
+    # How host names are resolved (None: the event loop's getaddrinfo); tests give a fake DNS.
+    resolver: netguard.Resolver | None = None
 
     @property
     def max_attempts(self) -> int:
         return len(self.retry_delays) + 1
+
+
+async def check_destination(policy: WebhookPolicy, name: str, url: str | None) -> None:
+    """A webhook or callback URL about to be saved: with the guard on (production), one the
+    dispatcher would refuse is refused now, 400 VALIDATION_ERROR naming the field (`name`)."""
+    if url is None or not policy.refuse_private:
+        return
+    try:
+        await netguard.check_url(url, allow_http=policy.allow_http, resolver=policy.resolver)
+    except netguard.UnsafeUrl as exc:
+        raise ValidationFailed(f"{name}: {exc}") from exc
 
 
 def payload(order: Order, type_: str, event_id: uuid.UUID, now: datetime, base_url: str) -> dict:
@@ -147,7 +165,7 @@ class Job:
     url: str
     attempt: int
     body: bytes
-    secret: str
+    secret: str = field(repr=False)  # the merchant's webhook secret, decrypted: never logged
 
 
 async def claim_due(db: AsyncSession, *, limit: int = 100) -> list[Job]:

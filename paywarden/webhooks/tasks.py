@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
-import socket
 import ssl
 import time
 from typing import Any
@@ -31,6 +29,7 @@ import httpx
 
 from paywarden.kit.db import Database
 from paywarden.kit.logging import get_logger
+from paywarden.kit.netguard import UnsafeUrl, check_shape, guarded_transport
 from paywarden.kit.time import utcnow
 from paywarden.webhooks import service
 from paywarden.webhooks.service import EXCERPT_BYTES, Job, Result, WebhookPolicy
@@ -45,10 +44,6 @@ BATCH = 100
 # A pass stops claiming further batches after this long, so the worker loop stays responsive.
 PASS_SECONDS = 5.0
 USER_AGENT = "PayWarden-Webhooks/1"
-
-
-class UnsafeUrl(Exception):
-    """The URL's host is, or resolves to, an address webhooks must not reach."""
 
 
 async def dispatch_due(
@@ -72,7 +67,8 @@ async def dispatch_due(
                 break
             if not lanes:
                 lanes = [
-                    await stack.enter_async_context(_client(transport)) for _ in range(CONCURRENCY)
+                    await stack.enter_async_context(lane_client(transport, policy))
+                    for _ in range(CONCURRENCY)
                 ]
             results = await send_all(lanes, jobs, policy)
             await record(db, list(zip(jobs, results, strict=True)), policy, base_url)
@@ -88,14 +84,24 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+def lane_client(
+    transport: httpx.AsyncBaseTransport | None, policy: WebhookPolicy
+) -> httpx.AsyncClient:
+    """A lane's client. Its connections go through the SSRF guard (kit/netguard.py): each
+    resolves the host once, checks every address (production) and connects to a checked one,
+    so a DNS answer that changes between check and connect (rebinding) cannot lead it
+    elsewhere; TLS still names and verifies the URL's host. A `transport` given (tests)
+    replaces it, and with it the check of resolved addresses."""
+    if transport is None:
+        limits = httpx.Limits(max_connections=LANE_HOSTS, max_keepalive_connections=LANE_HOSTS)
+        transport = guarded_transport(
+            enforce=policy.refuse_private, resolver=policy.resolver, verify=_tls(), limits=limits
+        )
     return httpx.AsyncClient(
         timeout=TIMEOUT_SECONDS,
         follow_redirects=False,
-        verify=_tls(),
         transport=transport,
         headers={"user-agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=LANE_HOSTS, max_keepalive_connections=LANE_HOSTS),
     )
 
 
@@ -161,16 +167,12 @@ async def send(client: httpx.AsyncClient, job: Job, policy: WebhookPolicy) -> Re
         return Result(started, int((time.perf_counter() - t0) * 1000), **kw)
 
     try:
-        url, sent, extensions = job.url, {}, {}
         if policy.refuse_private:
-            # Connect to the very address checked (no second lookup for a hostile DNS server to
-            # answer differently), naming the host in Host and in TLS (SNI, certificate check).
-            url, sent, extensions = pinned(job.url, await guard(job.url))
-        stamp = int(time.time())
-        sent.update(headers(job.secret, str(job.event_id), stamp, job.body))
-        async with client.stream(
-            "POST", url, content=job.body, headers=sent, extensions=extensions
-        ) as response:
+            # Scheme, credentials, host syntax, address literals; the lane's transport checks
+            # what the name resolves to when it connects.
+            check_shape(job.url, allow_http=policy.allow_http)
+        sent = headers(job.secret, str(job.event_id), int(time.time()), job.body)
+        async with client.stream("POST", job.url, content=job.body, headers=sent) as response:
             excerpt = b""
             async for chunk in response.aiter_raw():
                 excerpt += chunk
@@ -179,61 +181,8 @@ async def send(client: httpx.AsyncClient, job: Job, policy: WebhookPolicy) -> Re
         text = excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace")
         return done(http_status=response.status_code, response_excerpt=text)
     except UnsafeUrl as exc:
-        return done(error=str(exc))
+        return done(error=f"refused: {exc}")
     except httpx.TimeoutException:
         return done(error=f"timeout after {TIMEOUT_SECONDS:g}s")
     except httpx.HTTPError as exc:
         return done(error=f"{type(exc).__name__}: {exc}"[:500])
-
-
-def _unsafe(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
-
-
-async def guard(url: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The address to send to: refuses a URL whose host is or resolves to a private, loopback,
-    link-local or reserved address (SSRF), checked at send time. `send` then connects to the
-    returned address itself, so a DNS answer that changes between check and connect
-    (rebinding) cannot lead it elsewhere."""
-    parsed = httpx.URL(url)
-    host = parsed.host
-    if not host:
-        raise UnsafeUrl("URL has no host")
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except OSError as exc:
-            raise UnsafeUrl(f"cannot resolve {host}: {exc}") from exc
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not addresses:
-        raise UnsafeUrl(f"cannot resolve {host}")
-    for ip in addresses:
-        if _unsafe(ip):
-            raise UnsafeUrl(f"refused: {host} resolves to non-public address {ip}")
-    return addresses[0]
-
-
-def pinned(
-    url: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address
-) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """`url` aimed at `ip`, with the Host header and (https) the TLS server name of its host."""
-    parsed = httpx.URL(url)
-    extensions: dict[str, Any] = {}
-    if parsed.scheme == "https":
-        extensions["sni_hostname"] = parsed.host
-    target = str(parsed.copy_with(host=str(ip)))
-    return target, {"host": parsed.netloc.decode("ascii")}, extensions

@@ -155,10 +155,13 @@ async def test_an_operator_cannot_upload(
     assert (response.status_code, response.json()["code"]) == (403, "FORBIDDEN")
 
 
-async def test_production_without_a_key_refuses_uploads(
+async def test_production_without_a_b2b_key_encrypts_under_encryption_keys(
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(env="production")
+    """Production always has ENCRYPTION_KEYS (it refuses to start without them): with no
+    B2B_ENCRYPTION_KEY the profiles are encrypted under those, never under a derived key."""
+    app_key = Fernet.generate_key().decode()
+    settings = make_settings(env="production", encryption_keys=app_key, b2b_encryption_key=None)
     app, lifespan = await start_app(settings)
     try:
         real, fake = app.state.issuer, FakeTokenFlow()
@@ -168,10 +171,12 @@ async def test_production_without_a_key_refuses_uploads(
             await sign_in(c, op)
             response = await c.post(PROFILES, json=[profile(1)])
         app.state.issuer = real
+        saved = await rows(app.state.db)
     finally:
         await lifespan.__aexit__(None, None, None)
-    assert (response.status_code, response.json()["code"]) == (503, "B2B_KEY_MISSING")
-    assert fake.calls == []
+    assert response.json()["saved"] == 1, response.text
+    secret = ProfileVault([app_key.encode()]).decrypt(saved[0].secret_encrypted)
+    assert secret["client_id"] == "cid1"
 
 
 def test_vault_keys_rotation_and_derivation(make_settings: Callable[..., Settings]) -> None:
@@ -182,11 +187,17 @@ def test_vault_keys_rotation_and_derivation(make_settings: Callable[..., Setting
     with pytest.raises(ValueError, match="cannot be decrypted"):
         vault_for(make_settings(b2b_encryption_key=new)).decrypt(token)
     # Development without a key: derived from SECRET_KEY, stable across restarts.
-    dev = make_settings()
+    dev = make_settings(encryption_keys=None)
     assert vault_for(dev).decrypt(vault_for(dev).encrypt({"a": 1})) == {"a": 1}
+    assert ProfileVault([derived_key(dev.signing_key())]).decrypt(
+        vault_for(dev).encrypt({"a": 1})
+    ) == {"a": 1}
     assert ProfileVault([derived_key("k" * 32)]).encrypt({}) != ""
+    # Production settings without ENCRYPTION_KEYS are refused at start; were they built all
+    # the same, the B2B vault still would not fall back to a derived key.
+    bare = make_settings(env="production").model_copy(update={"encryption_keys": None})
     with pytest.raises(B2bKeyMissing):
-        vault_for(make_settings(env="production"))
+        vault_for(bare)
     assert "***" in repr(vault_for(dev))
 
 

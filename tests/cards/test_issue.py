@@ -121,8 +121,9 @@ async def test_no_funds_for_the_fee_is_402_and_no_card_is_made_at_the_issuer(
     client: httpx.AsyncClient, db: Database, issuer: FakeIssuer
 ) -> None:
     holder = await make_holder(db, eur=499, usd=1000, cards_included=0, card_issue_fee=500)
-    # No rate set: USD cannot pay an EUR fee.
-    assert error(await issue(client, holder)) == (402, "INSUFFICIENT_FUNDS")
+    # No rate set: USD cannot pay an EUR fee, and the missing rate is what the client is told.
+    assert error(await issue(client, holder)) == (409, "FX_RATE_NOT_SET")
+    assert issuer.made() == 0
     await set_rate(db, 1_085_000)
     await fund(db, holder.id, "USD", -458)  # 5.42 USD left: a cent short of 5.43
     assert error(await issue(client, holder)) == (402, "INSUFFICIENT_FUNDS")
@@ -167,6 +168,8 @@ async def test_an_unpaid_subscription_is_409_subscription_inactive(
         {"currency": "EUR", "monthly_limit": "100000.01"},
         {"currency": "EUR", "monthly_limit": "1.234"},
         {"currency": "EUR", "monthly_limit": 12.5},
+        {"currency": "EUR", "monthly_limit": "\uff15\uff10\uff10"},  # full-width digits
+        {"currency": "EUR", "monthly_limit": "\u0661\u0662.\u0665"},  # Arabic-Indic digits
         {"currency": "EUR", "monthly_limit": "10.00", "label": "x" * 65},
         {"currency": "EUR"},
     ],

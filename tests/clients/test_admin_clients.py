@@ -580,7 +580,7 @@ async def test_manual_topup_credits_audits_and_honours_idempotency_key(
     assert out["replayed"] is False
 
     again = await super_client.post(url, json=body, headers={"Idempotency-Key": "k-1"})
-    assert again.status_code == 200
+    assert again.status_code == 201  # the first answer again (tests/clients/test_idempotency.py)
     assert again.json()["transaction_id"] == out["transaction_id"]
     assert again.json()["replayed"] is True
     assert again.json()["balance"] == "12.50"
@@ -616,6 +616,8 @@ async def test_manual_topup_credits_audits_and_honours_idempotency_key(
         {"currency": "EUR", "amount": "-1", "note": "x"},
         {"currency": "EUR", "amount": "1.005", "note": "x"},
         {"currency": "EUR", "amount": 5.5, "note": "x"},
+        {"currency": "EUR", "amount": "\u0661\u0662.\u0665", "note": "x"},  # Arabic-Indic digits
+        {"currency": "EUR", "amount": "1e1", "note": "x"},
         {"currency": "USDT", "amount": "1", "note": "x"},
         {"currency": "EUR", "amount": "1", "note": "  "},
         {"currency": "EUR", "amount": "1"},

@@ -363,6 +363,9 @@ async def test_convert_between_wallets_once_per_idempotency_key(
         {"from": "EUR", "to": "USD", "amount": "1.001"},
         {"from": "EUR", "to": "USD", "amount": "0"},
         {"from": "EUR", "to": "USD", "amount": 1.5},
+        {"from": "EUR", "to": "USD", "amount": "\uff11\uff12"},  # full-width digits
+        {"from": "EUR", "to": "USD", "amount": "\u0661\u0662.\u0665"},  # Arabic-Indic digits
+        {"from": "EUR", "to": "USD", "amount": "1e2"},
         {"from": "EUR", "to": "USD"},
     ],
 )

@@ -63,6 +63,9 @@ async def test_a_paid_top_up_credits_the_usd_wallet(
         ("0", "INVALID_BODY"),
         ("1.0000001", "INVALID_BODY"),
         ("-5", "INVALID_BODY"),
+        ("\uff12\uff15", "INVALID_BODY"),  # full-width digits
+        ("\u0662\u0665", "INVALID_BODY"),  # Arabic-Indic digits
+        ("2.5e1", "INVALID_BODY"),
         ("0.5", "VALIDATION_ERROR"),  # below the 1 USDT minimum
     ],
 )

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.db import Database
 from paywarden.models import AuditEntry, Incident, Merchant
 from tests.console.helpers import csrf_for, post_form
@@ -130,7 +131,8 @@ async def test_detail_edit_suspend_reactivate(
     async with db.transaction() as s:
         m = await s.get(Merchant, mid)
         assert m is not None
-        assert (m.name, m.webhook_url, m.webhook_secret) == ("Renamed", None, "whsec-test-secret")
+        assert (m.name, m.webhook_url) == ("Renamed", None)
+        assert keys_of(s).decrypt(m.webhook_secret) == "whsec-test-secret"  # kept, encrypted
     [entry] = await _audit(db, "merchant.update")
     assert entry.details == {"name": "Renamed", "webhook_url": None}
 

@@ -33,16 +33,28 @@ def test_an_unknown_issuer_stops_the_start(make_settings: Callable[..., Settings
         create_app(make_settings(issuer="arqen"))
 
 
-def test_production_requires_explicit_issuer_secrets(
+def test_production_refuses_the_sandbox_and_derives_no_issuer_secrets(
     make_settings: Callable[..., Settings],
 ) -> None:
+    with pytest.raises(ValueError, match="ISSUER is sandbox"):
+        make_settings(env="production", issuer="sandbox", encryption_keys="A" * 43 + "=")
+    prod = make_settings(
+        env="production",
+        issuer_api_key=None,
+        issuer_webhook_secrets=None,
+        encryption_keys="A" * 43 + "=",
+    )
+    # A real adapter gets explicit secrets or none: production never derives them.
+    assert (prod.issuer_key(), prod.issuer_secrets()) == (None, [])
+    # The sandbox adapter's own check stays, behind the settings' refusal.
     with pytest.raises(ConfigError, match="ISSUER_API_KEY and ISSUER_WEBHOOK_SECRETS"):
-        adapter_for(make_settings(env="production", issuer_api_key=None))
-    with pytest.raises(ConfigError, match="ISSUER_API_KEY and ISSUER_WEBHOOK_SECRETS"):
-        create_app(make_settings(env="production", issuer_webhook_secrets=""))
-    app = create_app(make_settings(env="production"))
-    assert isinstance(app.state.issuer, SandboxAdapter)
-    assert "/sandbox-issuer" not in mounted(app)  # the embedded sandbox is for development
+        adapter_for(prod.model_copy(update={"issuer": "sandbox"}))
+
+
+def test_issuer_none_runs_without_an_adapter(make_settings: Callable[..., Settings]) -> None:
+    app = create_app(make_settings(issuer="none"))
+    assert app.state.issuer is None
+    assert "/sandbox-issuer" not in mounted(app)
 
 
 def test_development_derives_stable_secrets(make_settings: Callable[..., Settings]) -> None:

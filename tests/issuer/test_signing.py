@@ -88,3 +88,56 @@ def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
     expected = hmac.new(b"s1", f"{int(NOW.timestamp())}.".encode() + BODY, hashlib.sha256)
     assert headers[signing.SIGNATURE_HEADER] == f"v1={expected.hexdigest()}"
     assert headers[signing.TIMESTAMP_HEADER] == str(int(NOW.timestamp()))
+
+
+GOOD_STAMP = str(int(NOW.timestamp()))
+GOOD_MAC = signed("s1")[signing.SIGNATURE_HEADER]
+
+# (timestamp header, signature header): each a bad signature, never an error of ours
+MALFORMED: list[tuple[str, str]] = [
+    ("", GOOD_MAC),
+    (" ", GOOD_MAC),
+    ("-" + GOOD_STAMP, GOOD_MAC),  # negative
+    ("+" + GOOD_STAMP, GOOD_MAC),
+    ("-1", GOOD_MAC),
+    ("0", GOOD_MAC),
+    ("9" * 13, GOOD_MAC),  # too long
+    ("9" * 400, GOOD_MAC),  # a float overflow for int() - float
+    ("9" * 5000, GOOD_MAC),  # past int()'s digit limit
+    ("1" + "0" * 30, GOOD_MAC),
+    ("\u0661\u0667\u0666\u0664", GOOD_MAC),  # Arabic-Indic digits: int() would take them
+    ("\uff11\uff17\uff16\uff14", GOOD_MAC),  # full-width digits
+    (GOOD_STAMP[:5] + "_" + GOOD_STAMP[5:], GOOD_MAC),  # int() takes underscores
+    (GOOD_STAMP + ".0", GOOD_MAC),
+    ("1e9", GOOD_MAC),
+    ("0x6745", GOOD_MAC),
+    ("NaN", GOOD_MAC),
+    ("inf", GOOD_MAC),
+    (GOOD_STAMP + "\x00", GOOD_MAC),
+    ("\xe9\xe9", GOOD_MAC),  # latin-1 bytes as Starlette decodes them
+    (GOOD_STAMP, ""),
+    (GOOD_STAMP, "v1="),
+    (GOOD_STAMP, "v1=" + "g" * 64),
+    (GOOD_STAMP, "v1=" + "a" * 63),
+    (GOOD_STAMP, "v1=" + "a" * 65),
+    (GOOD_STAMP, "v1=" + "\xe9" * 64),  # non-ASCII: compare_digest would raise TypeError
+    (GOOD_STAMP, "v1=" + "\u0661" * 64),
+    (GOOD_STAMP, GOOD_MAC.replace("v1=", "V1=")),
+    (GOOD_STAMP, GOOD_MAC.replace("v1=", "v1 =")),
+    (GOOD_STAMP, ",".join(["v1=" + "0" * 64] * 8 + [GOOD_MAC])),  # over 8 entries
+    (GOOD_STAMP, "," * 10_000),
+    (GOOD_STAMP, GOOD_MAC[:-1] + "\x00"),
+]
+
+
+@pytest.mark.parametrize(("stamp", "mac"), MALFORMED)
+def test_malformed_headers_are_a_bad_signature(stamp: str, mac: str) -> None:
+    headers = {signing.TIMESTAMP_HEADER: stamp, signing.SIGNATURE_HEADER: mac}
+    with pytest.raises(InvalidSignature):
+        adapter("s1").verify(headers, BODY, NOW)
+
+
+def test_uppercase_hex_and_spaces_around_entries_still_match() -> None:
+    upper = "v2=whatever ,  " + GOOD_MAC.upper().replace("V1=", "v1=")
+    headers = {signing.TIMESTAMP_HEADER: f" {GOOD_STAMP}\t", signing.SIGNATURE_HEADER: upper}
+    adapter("s1").verify(headers, BODY, NOW)

@@ -7,6 +7,7 @@ import re
 import httpx
 from sqlalchemy import select
 
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.db import Database
 from paywarden.kit.security import sha256_hex
 from paywarden.models import AuditEntry, Incident, Merchant
@@ -121,7 +122,9 @@ async def test_update(admin_client: httpx.AsyncClient, db: Database) -> None:
     async with db.transaction() as session:
         row = await session.get(Merchant, shop.merchant.id)
         assert row is not None
-        assert row.webhook_secret == "new-secret-if-rotating"
+        # Stored as a Fernet token under the application key set, never as given.
+        assert row.webhook_secret != "new-secret-if-rotating"
+        assert keys_of(session).decrypt(row.webhook_secret) == "new-secret-if-rotating"
         entries = (
             await session.scalars(
                 select(AuditEntry)

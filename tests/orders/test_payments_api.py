@@ -92,6 +92,10 @@ async def test_default_expiry_and_bearer_auth(client: httpx.AsyncClient, db: Dat
         {"external_id": "x", "amount": 5},
         {"external_id": "x", "amount": "1e3"},
         {"external_id": "x", "amount": " 1"},
+        # The one amount parser: ASCII digits only (full-width, Arabic-Indic), nothing else.
+        {"external_id": "x", "amount": "\uff11\uff12"},
+        {"external_id": "x", "amount": "\u0661\u0662.\u0665"},
+        *({"external_id": "x", "amount": a} for a in ("1\n", "+1", "1_000", "01", "1.", ".5")),
         {"external_id": "", "amount": "1"},
         {"external_id": "x" * 256, "amount": "1"},
         {"amount": "1"},

@@ -136,6 +136,9 @@ async def test_camel_case_bodies_are_accepted(super_client: httpx.AsyncClient) -
         ({"monthly_fee": "9.999"}, "INVALID_BODY"),
         ({"monthly_fee": 9.99}, "INVALID_BODY"),  # a float is never a money value
         ({"monthly_fee": "abc"}, "INVALID_BODY"),
+        ({"monthly_fee": "\uff19.\uff19\uff19"}, "INVALID_BODY"),  # full-width digits
+        ({"card_issue_fee": "\u0661\u0662.\u0665"}, "INVALID_BODY"),  # Arabic-Indic digits
+        ({"fx_fee_percent": "1e0"}, "INVALID_BODY"),
         ({"monthly_fee": "1000000.01"}, "INVALID_BODY"),
         ({"topup_fee_percent": "100.01"}, "INVALID_BODY"),
         ({"fx_fee_percent": "-1"}, "INVALID_BODY"),

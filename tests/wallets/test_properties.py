@@ -368,7 +368,8 @@ async def _service_run(app: Any, make_settings: Any, ops: list[tuple]) -> None: 
 
 
 USDT_MIN = 1_000_000
-EXPECTED_REFUSALS = {"INSUFFICIENT_FUNDS", "VALIDATION_ERROR", "HOLD_NOT_ACTIVE"}
+# FX_RATE_NOT_SET: a plan fee only the USD wallet could pay before any rate is set.
+EXPECTED_REFUSALS = {"INSUFFICIENT_FUNDS", "VALIDATION_ERROR", "HOLD_NOT_ACTIVE", "FX_RATE_NOT_SET"}
 
 
 @settings(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -32,7 +31,7 @@ from paywarden.models import (
 from paywarden.orders import service as orders
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import Job, WebhookPolicy
-from paywarden.webhooks.tasks import UnsafeUrl, guard, send
+from paywarden.webhooks.tasks import lane_client, send
 from tests.conftest import client_for, start_app
 from tests.factories import TestMerchant, create_merchant, create_payment
 from tests.webhooks.conftest import Receiver
@@ -338,7 +337,8 @@ async def test_a_stuck_delivery_is_sent_again_with_the_same_id(
 async def test_private_targets_are_refused_in_production(
     make_settings: Callable[..., Settings], receiver: Receiver
 ) -> None:
-    app, lifespan = await start_app(make_settings(env="production"))
+    # http allowed, so that the refusal is for the address (a URL saved before the guard).
+    app, lifespan = await start_app(make_settings(env="production", webhook_allow_http=True))
     try:
         db = app.state.db
         async with client_for(app, https=True) as client:
@@ -356,76 +356,73 @@ async def test_private_targets_are_refused_in_production(
         await lifespan.__aexit__(None, None, None)
 
 
-async def test_production_may_allow_private_targets(
-    make_settings: Callable[..., Settings], receiver: Receiver
+def test_production_refuses_to_allow_private_targets(
+    make_settings: Callable[..., Settings],
 ) -> None:
-    app, lifespan = await start_app(make_settings(env="production", webhook_allow_private=True))
-    try:
-        db = app.state.db
-        async with client_for(app, https=True) as client:
-            _, order = await shop_and_order(client, db, receiver)
-        await confirm(db, order["id"])
-        assert await dispatch(app) == 1
-        assert len(receiver.requests) == 1
-        assert (await order_row(db, order["id"])).status == "completed"
-    finally:
-        await lifespan.__aexit__(None, None, None)
+    # Issue 13: no opt-out of the SSRF guard in production; it refuses to start instead.
+    with pytest.raises(ValueError, match="WEBHOOK_ALLOW_PRIVATE=true is refused in production"):
+        make_settings(env="production", webhook_allow_private=True)
+
+
+async def test_a_send_connects_to_the_address_its_guard_resolved(receiver: Receiver) -> None:
+    """The lane resolves the host once, through the guard's resolver, and connects there (no
+    second lookup for a rebinding DNS server to answer): `hooks.example.com` reaches the
+    receiver on 127.0.0.1 only because the fake DNS said so; TLS and Host keep the name."""
+    asked: list[str] = []
+
+    async def dns(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    port = httpx.URL(receiver.base).port
+    url = f"http://hooks.example.com:{port}/merchant?x=1"
+    job = Job(
+        uuid.uuid4(), uuid.uuid4(), "order.confirmed", uuid.uuid4(), uuid.uuid4(),
+        url, 1, b"{}", SECRET,
+    )  # fmt: skip
+    policy = WebhookPolicy(resolver=dns)  # development: loopback allowed
+    async with lane_client(None, policy) as http:
+        result = await send(http, job, policy)
+    assert result.http_status == 200
+    assert asked == ["hooks.example.com"]  # once, by the guard: the connection used its answer
+    [got] = receiver.to("/merchant")
+    assert got.headers["host"] == f"hooks.example.com:{port}"
+    assert got.headers["webhook-id"] == str(job.event_id)
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "answers", "reason"),
     [
-        "http://127.0.0.1/x",
-        "http://10.1.2.3/x",
-        "http://192.168.0.1/x",
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::1]/x",
-        "http://[::ffff:127.0.0.1]/x",
-        "http://0.0.0.0/x",
-        "http://240.0.0.1/x",
-        "http://localhost/x",
+        ("https://hooks.example.com/x", ["127.0.0.1"], "non-public address 127.0.0.1"),
+        ("https://hooks.example.com/x", ["93.184.215.14", "10.0.0.7"], "10.0.0.7"),
+        ("https://hooks.example.com/x", [], "does not resolve"),
+        ("https://hooks.example.com/x", ["64:ff9b::a9fe:a9fe"], "64:ff9b::a9fe:a9fe"),
+        ("https://169.254.169.254/latest/meta-data", [], "169.254.169.254 is not a public"),
+        ("https://0x7f.1/x", [], "127.0.0.1 is not a public"),
+        ("http://8.8.8.8/x", [], "scheme must be https"),
+        ("https://user:pw@8.8.8.8/x", [], "credentials"),
     ],
 )
-async def test_guard_refuses_non_public_addresses(url: str) -> None:
-    with pytest.raises(UnsafeUrl):
-        await guard(url)
-
-
-async def test_guard_lets_public_addresses_through() -> None:
-    await guard("https://8.8.8.8/hooks")
-    await guard("https://[2606:4700:4700::1111]/hooks")
-
-
-async def test_a_guarded_send_connects_to_the_address_it_checked(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_production_sends_refuse_unsafe_destinations(
+    receiver: Receiver, url: str, answers: list[str], reason: str
 ) -> None:
-    """A hostile DNS server answers a public address to the check and loopback afterwards
-    (rebinding): the request still goes to the address that was checked."""
-    answers = iter(["93.184.215.14"] + ["127.0.0.1"] * 10)
+    """At send time (production) nothing is sent to a non-public address, a name that does not
+    resolve, http or credentials: the attempt records why."""
 
-    def dns(host: str, port: object, *args: object, **kwargs: object) -> list:
-        assert host == "hooks.example.com"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", dns)  # the outside world's DNS, faked
-    seen: list[httpx.Request] = []
-
-    def receiver(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, stream=httpx.ByteStream(b"ok"))
+    async def dns(host: str, port: int) -> list[str]:
+        return answers
 
     job = Job(
         uuid.uuid4(), uuid.uuid4(), "order.confirmed", uuid.uuid4(), uuid.uuid4(),
-        "https://hooks.example.com:8443/in?x=1", 1, b"{}", SECRET,
+        url, 1, b"{}", SECRET,
     )  # fmt: skip
-    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
-        result = await send(http, job, WebhookPolicy(refuse_private=True))
-    assert result.http_status == 200
-    [request] = seen
-    assert str(request.url) == "https://93.184.215.14:8443/in?x=1"
-    assert request.headers["host"] == "hooks.example.com:8443"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
-    assert request.headers["webhook-id"] == str(job.event_id)
+    policy = WebhookPolicy(refuse_private=True, resolver=dns)
+    async with lane_client(None, policy) as http:
+        result = await send(http, job, policy)
+    assert result.http_status is None
+    assert result.error is not None
+    assert result.error.startswith("refused: ")
+    assert reason in result.error
 
 
 async def test_concurrent_dispatchers_send_each_delivery_once(
