@@ -32,6 +32,7 @@ from paywarden.orders.repository import rebuild_daily
 
 sys.path.insert(0, str(Path(__file__).parent))
 from order_create import (  # the sibling benchmark's server plumbing
+    BENCH_KEYS,
     ServerConfig,
     create_merchant,
     fill_address_pool,
@@ -98,7 +99,7 @@ async def load_orders(url: str, rows: int) -> float:
     """Insert `rows` orders and their rollup; returns the seconds it took."""
     started = time.perf_counter()
     await create_merchant(url)
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
         async with db.transaction() as session:
             merchant_id = await session.scalar(text("SELECT id FROM merchants"))

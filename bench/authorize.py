@@ -48,6 +48,7 @@ from paywarden.wallets.service import Leg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from order_create import (  # the sibling benchmark's plumbing
+    BENCH_KEYS,
     ServerConfig,
     fill_address_pool,
     free_port,
@@ -78,7 +79,7 @@ async def _credit(session: Any, client_id: uuid.UUID, amount: int) -> None:
 
 async def setup(url: str, cards: int) -> tuple[list[str], list[str], uuid.UUID]:
     """`cards` cards over cards/2 clients, and the race's client with two cards."""
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
         async with db.transaction() as session:
             plan = Plan(
@@ -244,7 +245,7 @@ async def race(base_url: str, url: str, cards: list[str], client_id: uuid.UUID, 
         )
     approved = sum(1 for a in answers if a.status_code == 200 and a.json().get("approved"))
     errors = sum(1 for a in answers if a.status_code != 200)
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
         async with db.transaction() as session:
             account = await wallets.wallet(session, client_id, "EUR")

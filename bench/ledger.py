@@ -42,7 +42,7 @@ from paywarden.wallets.errors import InsufficientFunds
 from paywarden.wallets.service import Leg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from order_create import fresh_database  # the sibling benchmark's plumbing
+from order_create import BENCH_KEYS, fresh_database  # the sibling benchmark's plumbing
 
 TARGET = 1000.0  # postings/s
 FUNDING = 10_000_000  # cents each wallet starts with: fees never run out
@@ -94,7 +94,7 @@ async def one_run(args: argparse.Namespace) -> RunResult:
         engine = make_engine(url, poolclass=NullPool)
         await upgrade(engine)
         await engine.dispose()
-        db = Database(url, PoolOptions(size=args.writers, max_overflow=0))
+        db = Database(url, PoolOptions(size=args.writers, max_overflow=0), keyset=BENCH_KEYS)
         try:
             accounts, shards = await setup(db, args.clients)
             rng = random.Random(args.seed)  # noqa: S311 - a workload, not a secret

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import httpx
 from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -46,6 +47,7 @@ from sqlalchemy.pool import NullPool
 from paywarden.addresses import service as addresses
 from paywarden.addresses.service import Pool
 from paywarden.audit.context import CLI
+from paywarden.kit.crypto import KeySet
 from paywarden.kit.db import Database
 from paywarden.merchants import service as merchants
 from paywarden.tron.keys import account_xpub
@@ -55,6 +57,9 @@ BIN = Path(sys.executable).parent
 TARGET_RATE = 400.0  # orders/s
 TARGET_P99_MS = 150.0
 PATH = "/api/v1/payments"
+# Secrets at rest: the servers and the benchmark's own sessions encrypt under this one key.
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+BENCH_KEYS = KeySet.parse(ENCRYPTION_KEY)
 
 # One request per call of request(); `run`, `id` (thread) and a counter make external_id unique.
 # The done() hook sums the per-thread non-201 counts and prints one machine-readable line.
@@ -231,6 +236,7 @@ def server_env(url: str, var_dir: Path, config: ServerConfig) -> dict[str, str]:
         VAR_DIR=str(var_dir),
         # Resolved here once, so that several server processes share one secret and one xpub.
         SECRET_KEY=secrets.token_urlsafe(48),
+        ENCRYPTION_KEYS=ENCRYPTION_KEY,
         XPUB=account_xpub(
             str(Bip39MnemonicGenerator().FromWordsNumber(Bip39WordsNum.WORDS_NUM_12))
         ),
@@ -252,7 +258,7 @@ async def fill_address_pool(url: str, env: dict[str, str]) -> None:
         min_free=int(env["ADDRESS_POOL_MIN_FREE"]),
         reuse_cooldown=timedelta(days=1),
     )
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
         async with db.transaction() as session:
             await addresses.top_up(session, pool)
@@ -261,7 +267,7 @@ async def fill_address_pool(url: str, env: dict[str, str]) -> None:
 
 
 async def free_addresses(url: str) -> int:
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
         async with db.transaction() as session:
             query = "SELECT count(*) FROM deposit_addresses WHERE status = 'free'"
@@ -317,7 +323,7 @@ async def wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path) 
 
 
 async def create_merchant(url: str) -> str:
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
         async with db.transaction() as session:
             made = await merchants.create(

@@ -61,7 +61,13 @@ from paywarden.tron.client import TronGridClient
 from paywarden.tron.keys import account_xpub
 
 sys.path.insert(0, str(Path(__file__).parent))
-from order_create import BIN, free_port, fresh_database, percentile  # sibling benchmark plumbing
+from order_create import (  # sibling benchmark plumbing
+    BENCH_KEYS,
+    BIN,
+    free_port,
+    fresh_database,
+    percentile,
+)
 
 SOLIDIFY_DEPTH = 19  # mainnet's
 TARGET_RATE = 2_000
@@ -397,7 +403,7 @@ async def main(args: argparse.Namespace) -> None:
                     admin_password=None,
                     redis_url=None,
                 )
-                db = Database(url)
+                db = Database(url, keyset=BENCH_KEYS)
                 try:
                     await upgrade(db.engine)
                     t0 = time.perf_counter()

@@ -50,7 +50,7 @@ from paywarden.tron.keys import account_xpub
 from paywarden.wallets import service as wallets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from order_create import fresh_database  # the sibling benchmark's plumbing
+from order_create import BENCH_KEYS, fresh_database  # the sibling benchmark's plumbing
 
 TARGET = 1000.0  # postings/s
 USDT = 1_000_000
@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace) -> bool:
         engine = make_engine(url, poolclass=NullPool)
         await upgrade(engine)
         await engine.dispose()
-        db = Database(url, PoolOptions(size=args.writers, max_overflow=0))
+        db = Database(url, PoolOptions(size=args.writers, max_overflow=0), keyset=BENCH_KEYS)
         try:
             t0 = time.perf_counter()
             orders, owner = await setup(db, args, rng)

@@ -48,6 +48,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -57,6 +58,7 @@ from paywarden import worker
 from paywarden.addresses.service import Pool
 from paywarden.audit.context import CLI
 from paywarden.context import WorkerContext
+from paywarden.kit.crypto import KeySet
 from paywarden.kit.db import Database
 from paywarden.kit.logging import configure_logging
 from paywarden.kit.migrations import upgrade
@@ -76,6 +78,9 @@ from paywarden.orders import repository as orders_repo
 from paywarden.orders.service import GatewayContext
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import WebhookPolicy
+
+# Secrets at rest: merchants' webhook secrets are encrypted; the bench and its worker share a key.
+KEYS = KeySet([Fernet.generate_key()])
 
 BENCH_DB = "paywarden_bench_webhooks"
 BASE_URL = "https://pay.example.com"
@@ -208,7 +213,7 @@ async def load(url: str, n: int, secret: str, receiver_url: str) -> float:
     """Migrate, then a merchant and `n` confirmed orders, each with its pending
     `order.confirmed` delivery. Returns the seconds it took."""
     started = time.perf_counter()
-    db = Database(url, poolclass=NullPool)
+    db = Database(url, poolclass=NullPool, keyset=KEYS)
     try:
         await upgrade(db.engine)
         async with db.transaction() as session:
@@ -432,7 +437,7 @@ async def one_run(args: argparse.Namespace, admin_url: str | None) -> RunResult:
         with running_receiver(port, secret, args.fail_rate) as receiver_url:
             setup = await load(url, args.deliveries, secret, receiver_url)
             result = RunResult(n=args.deliveries, setup_seconds=setup, seconds=0.0, windows=[])
-            db = Database(url)  # the worker's engine: the default pool
+            db = Database(url, keyset=KEYS)  # the worker's engine: the default pool
             try:
                 await dispatch_all(db, policy, receiver_url, args.deliveries, result)
                 await final_state(db, result)
