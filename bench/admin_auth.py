@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from paywarden.app import create_app
 from paywarden.config import Settings
+from paywarden.kit.crypto import keys_of
 from paywarden.kit.db import make_engine
 from paywarden.kit.migrations import upgrade
 from paywarden.kit.security import hash_password, verify_password
@@ -62,7 +63,7 @@ async def measure(url: str, var_dir: Path, requests: int) -> list[float]:
                     email="bench@example.com",
                     password_hash=hash_password(PASSWORD),
                     role="operator",
-                    totp_secret=secret,
+                    totp_secret=keys_of(session).encrypt(secret),  # encrypted at rest
                     totp_enabled=True,
                 )
             )

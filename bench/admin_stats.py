@@ -122,7 +122,7 @@ async def load_orders(url: str, rows: int) -> float:
                     email=EMAIL,
                     password_hash=hash_password(PASSWORD),
                     role="operator",
-                    totp_secret=SECRET,
+                    totp_secret=BENCH_KEYS.encrypt(SECRET),  # encrypted at rest
                     totp_enabled=True,
                 )
             )
