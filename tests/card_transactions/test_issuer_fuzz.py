@@ -113,19 +113,23 @@ def flatmap_path_parameters(_: schemathesis.HookContext, params: dict[str, Any])
     return st.sampled_from([{**(params or {}), "provider": "sandbox"}] * 3 + [params])
 
 
-@pytest.fixture
-def issuer_app(make_settings: Callable[..., Settings]) -> FastAPI:
-    return create_app(make_settings())
-
-
-@schema.parametrize()
-@settings(
+# Both fuzzers: 150 examples each, the same ones every run (a failure reproduces).
+FUZZ = settings(
     max_examples=150,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@pytest.fixture
+def issuer_app(make_settings: Callable[..., Settings]) -> FastAPI:
+    return create_app(make_settings())
+
+
+@schema.parametrize()
+@FUZZ
 def test_issuer_routes_never_answer_5xx(case: schemathesis.Case, issuer_app: FastAPI) -> None:
     response = case.call_and_validate(checks=CHECKS, app=issuer_app)
     assert response.status_code < 500, (case.headers, case.body, response.text)
@@ -174,13 +178,7 @@ BODIES = st.one_of(
 
 
 @given(route=st.sampled_from(ROUTES), body=BODIES)
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FUZZ
 async def test_signed_random_bodies_never_answer_5xx(
     client: httpx.AsyncClient, route: str, body: Any
 ) -> None:
