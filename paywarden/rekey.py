@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from paywarden.audit import service as audit
+from paywarden.audit.context import CLI
 from paywarden.config import Settings
 from paywarden.kit.crypto import KeySet, UndecryptableError, keyset_for
 from paywarden.kit.db import Database
@@ -145,6 +147,13 @@ async def rekey(settings: Settings, *, batch: int = BATCH) -> dict[str, Tally]:
             if keys is None:  # production without a B2B key holds no profile it could read
                 continue
             report[column.label] = await _rekey_column(db, column, keys, batch)
+        async with db.transaction() as session:  # an operator's action: audited, as `cli`
+            audit.record(
+                session,
+                CLI,
+                "secrets.rekey",
+                details={label: vars(t) for label, t in report.items()},
+            )
     finally:
         await db.dispose()
     return report

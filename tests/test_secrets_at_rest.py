@@ -25,7 +25,7 @@ from paywarden.config import Settings
 from paywarden.kit.crypto import KeySet, keys_of
 from paywarden.kit.db import Database
 from paywarden.kit.time import utcnow
-from paywarden.models import B2bProfile, Code3ds, IssuerEvent, Merchant, Operator
+from paywarden.models import AuditEntry, B2bProfile, Code3ds, IssuerEvent, Merchant, Operator
 from paywarden.rekey import rekey
 from tests.card_transactions.conftest import (
     authorization,
@@ -333,3 +333,10 @@ async def test_the_rekey_command_reports_counts_and_fails_on_a_missing_key(
     assert "merchants.webhook_secret: 2 checked, 0 re-encrypted, 2 failed" in out
     assert KEY_A not in out
     assert KEY_B not in out
+    async with db.transaction() as session:  # each run audited as `cli`, with its counts
+        runs = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "secrets.rekey"))
+        ).all()
+    assert len(runs) == 3
+    assert {r.details["merchants.webhook_secret"]["failed"] for r in runs} == {0, 2}
+    assert all(r.operator_id is None for r in runs)
