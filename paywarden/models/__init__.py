@@ -4,6 +4,7 @@ from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
 from paywarden.models.banners import Banner
 from paywarden.models.base import Base
+from paywarden.models.card_stats import CardStats
 from paywarden.models.cards import (
     B2bGroup,
     B2bInvite,
@@ -25,6 +26,12 @@ from paywarden.models.subscriptions import Subscription
 from paywarden.models.support import SupportSettings
 from paywarden.models.sweeps import HotWallet, Sweep
 from paywarden.models.topups import Topup
+from paywarden.models.treasury import (
+    IssuerBalance,
+    IssuerCallCount,
+    IssuerStatusRow,
+    TreasuryEstimate,
+)
 from paywarden.models.web_users import WebUser, WebUserSession
 from paywarden.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
@@ -37,6 +44,7 @@ __all__ = [
     "Banner",
     "Base",
     "Card",
+    "CardStats",
     "CardTransaction",
     "ChainTransfer",
     "Client",
@@ -45,7 +53,10 @@ __all__ = [
     "FxRate",
     "HotWallet",
     "Incident",
+    "IssuerBalance",
+    "IssuerCallCount",
     "IssuerEvent",
+    "IssuerStatusRow",
     "LedgerAccount",
     "LedgerHold",
     "LedgerPosting",
@@ -63,6 +74,7 @@ __all__ = [
     "Sweep",
     "Topup",
     "TotpEnrollment",
+    "TreasuryEstimate",
     "WebUser",
     "WebUserSession",
     "WebhookAttempt",

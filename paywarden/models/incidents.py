@@ -14,6 +14,8 @@ from paywarden.models.base import Base, uuid_pk
 
 WEBHOOK_FAILED = "webhook_failed"
 SWEEP_FAILED = "sweep_failed"
+# The card issuer's float under a threshold (runway days or a balance): the treasury pass.
+ISSUER_FLOAT_LOW = "issuer_float_low"
 
 
 class Incident(Base):
