@@ -1,5 +1,7 @@
 """The cards rollup: `card_stats` and the triggers that keep it, then a rebuild from the rows
-already there (an upgraded database starts with exact figures).
+already there (an upgraded database starts with exact figures); `card_exposure` (the cards'
+free limit against wallets, computed once a minute); indexes for the overview's reads (live
+holds, the issuer inbox's last day).
 
 The trigger SQL is generated from the rollup's definition (paywarden/card_stats/sql.py). A later
 change to that definition ships a new revision that drops and reinstalls the triggers and
@@ -58,6 +60,27 @@ def upgrade() -> None:
         *(sa.Column(m, sa.BigInteger(), nullable=False, server_default="0") for m in MEASURES),
         sa.PrimaryKeyConstraint("bucket", "currency", "shard", name="pk_card_stats"),
     )
+    op.create_table(
+        "card_exposure",
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("available_to_spend", sa.BigInteger(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("currency", name="pk_card_exposure"),
+    )
+    held = sa.text("status = 'held'")
+    op.create_index(
+        "ix_ledger_holds_held",
+        "ledger_holds",
+        ["account_id", "amount"],
+        postgresql_where=held,
+        sqlite_where=held,
+    )
+    op.drop_index("ix_issuer_events_received_at", table_name="issuer_events")
+    op.create_index(
+        "ix_issuer_events_received_status_lag",
+        "issuer_events",
+        ["received_at", "status", "lag_ms"],
+    )
     dialect = op.get_bind().dialect.name
     for statement in rollup.install(dialect):
         op.execute(statement)
@@ -69,3 +92,7 @@ def downgrade() -> None:
     for statement in rollup.uninstall(op.get_bind().dialect.name):
         op.execute(statement)
     op.drop_table("card_stats")
+    op.drop_index("ix_issuer_events_received_status_lag", table_name="issuer_events")
+    op.create_index("ix_issuer_events_received_at", "issuer_events", ["received_at"])
+    op.drop_index("ix_ledger_holds_held", table_name="ledger_holds")
+    op.drop_table("card_exposure")

@@ -76,7 +76,12 @@ async def all_rows(session: AsyncSession) -> dict[tuple[int, str], dict[str, int
 
 
 async def rebuild(session: AsyncSession) -> None:
-    for statement in sql.rebuild(session.bind.dialect.name):
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql":
+        # Writers' triggers wait until the rebuild commits, then add their deltas on top; the
+        # rebuild's reads see every write committed before it (SQLite has one writer anyway).
+        await session.execute(text("LOCK TABLE card_stats IN EXCLUSIVE MODE"))
+    for statement in sql.rebuild(dialect):
         await session.execute(text(statement))
 
 

@@ -127,3 +127,18 @@ async def compact(db: AsyncSession, now: datetime) -> int:
 async def as_stored(db: AsyncSession) -> dict[tuple[int, str], Figures]:
     """Every bucket's figures as the triggers left them (shards summed, zero rows left out)."""
     return await repo.all_rows(db)
+
+
+def differences(
+    kept: dict[tuple[int, str], Figures], rebuilt: dict[tuple[int, str], Figures]
+) -> list[str]:
+    """One line per bucket and measure where the kept rollup and a rebuild disagree."""
+    lines = []
+    for key in sorted(kept.keys() | rebuilt.keys()):
+        a, b = kept.get(key, {}), rebuilt.get(key, {})
+        for m in MEASURES:
+            if a.get(m, 0) != b.get(m, 0):
+                bucket, currency = key
+                when = "stock" if bucket == 0 else datetime.fromtimestamp(bucket, UTC).isoformat()
+                lines.append(f"{when} {currency} {m}: kept {a.get(m, 0)}, rows say {b.get(m, 0)}")
+    return lines

@@ -4,7 +4,7 @@ from paywarden.models.addresses import DepositAddress
 from paywarden.models.audit import AuditEntry
 from paywarden.models.banners import Banner
 from paywarden.models.base import Base
-from paywarden.models.card_stats import CardStats
+from paywarden.models.card_stats import CardExposure, CardStats
 from paywarden.models.cards import (
     B2bGroup,
     B2bInvite,
@@ -44,6 +44,7 @@ __all__ = [
     "Banner",
     "Base",
     "Card",
+    "CardExposure",
     "CardStats",
     "CardTransaction",
     "ChainTransfer",

@@ -10,6 +10,8 @@ Amounts are integers in the currency's minor units (cents).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -62,3 +64,16 @@ class CardStats(Base):
     fee_fx: Mapped[int] = mapped_column(BigInteger, default=0)
     # fee revenue from cards: issue, monthly, other
     fee_card: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CardExposure(Base):
+    """What active cards could still spend, per currency, as last computed: for each client the
+    smaller of the cards' free limit and the wallet's available balance, summed. Exact, but a
+    read of every active card and wallet (hundreds of ms at 200,000 cards), so computed by the
+    worker every minute and by a request that finds it older than that, and shared here."""
+
+    __tablename__ = "card_exposure"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    available_to_spend: Mapped[int] = mapped_column(BigInteger)  # cents
+    computed_at: Mapped[datetime]

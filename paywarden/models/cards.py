@@ -145,7 +145,8 @@ class IssuerEvent(Base):
         UniqueConstraint("issuer", "event_id", name="uq_issuer_events_issuer_event"),
         CheckConstraint(f"status IN ({_in(EVENT_STATUSES)})", name="status"),
         Index("ix_issuer_events_status_received", "status", "received_at"),
-        Index("ix_issuer_events_received_at", "received_at"),
+        # Covers the last day's counts by status and lag percentiles (the overview's health).
+        Index("ix_issuer_events_received_status_lag", "received_at", "status", "lag_ms"),
         Index("ix_issuer_events_code_reference", "issuer", "code_reference"),
         Index("ix_issuer_events_code_expires_at", "code_expires_at"),
     )

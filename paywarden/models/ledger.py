@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -146,6 +147,14 @@ class LedgerHold(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_ledger_holds_account_status", "account_id", "status"),
         Index("ix_ledger_holds_reference", "reference_type", "reference_id"),
+        # The live holds alone (a small share of all holds), for sums across wallets.
+        Index(
+            "ix_ledger_holds_held",
+            "account_id",
+            "amount",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
