@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 
 from paywarden import __version__, demo
 from paywarden.analytics.endpoints import router as card_transactions_admin_router
+from paywarden.analytics.overview_endpoints import router as analytics_router
 from paywarden.audit.endpoints import router as audit_router
 from paywarden.b2b.endpoints import client_router as b2b_client_router
 from paywarden.b2b.endpoints import router as b2b_router
@@ -27,7 +28,14 @@ from paywarden.clients.admin_endpoints import router as clients_admin_router
 from paywarden.clients.endpoints import router as client_api_router
 from paywarden.config import Settings
 from paywarden.console import install_console
-from paywarden.context import WorkerContext, database, gateway_context, network, sweeper
+from paywarden.context import (
+    WorkerContext,
+    database,
+    gateway_context,
+    network,
+    sweeper,
+    treasury_config,
+)
 from paywarden.incidents.endpoints import router as incidents_router
 from paywarden.issuer.registry import adapter_for
 from paywarden.issuer.sandbox_service import mount_sandbox
@@ -52,6 +60,9 @@ from paywarden.plans.endpoints import router as plans_router
 from paywarden.support.endpoints import router as support_router
 from paywarden.sweeps.endpoints import router as wallet_router
 from paywarden.topups import service as topups
+from paywarden.treasury.calls import counted
+from paywarden.treasury.endpoints import router as treasury_router
+from paywarden.treasury.metrics import refresh_issuer_gauges
 from paywarden.tron.devnet import mount_devnet
 from paywarden.web_users import service as web_users
 from paywarden.web_users.admin_endpoints import router as web_users_admin_router
@@ -96,7 +107,11 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         if needs_bootstrap:
             _print_bootstrap_hint(settings)
         worker_ctx = WorkerContext(
-            db=db, gateway=app.state.gateway, sweeper=sweeps, issuer=app.state.issuer
+            db=db,
+            gateway=app.state.gateway,
+            sweeper=sweeps,
+            issuer=app.state.issuer,
+            treasury=treasury_config(settings),
         )
         await top_up_address_pool(worker_ctx)  # addresses ready before the first order
         listener = _metrics_listener(app, settings)
@@ -133,7 +148,10 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     sweeps = sweeper(settings, app.state.gateway) if run_worker else None
     app.state.network = network(settings)
     # ConfigError for an unknown ISSUER; None for ISSUER=none (card routes: 503 CARDS_DISABLED).
-    app.state.issuer = adapter_for(settings)
+    # Every call to it is counted in the database (the issuer error rate all replicas share).
+    app.state.issuer = counted(adapter_for(settings), lambda: getattr(app.state, "db", None))
+    # Gauges refreshed from the database when /metrics is scraped (kit/health.render_metrics).
+    app.state.metrics_refreshers = [refresh_issuer_gauges]
     cards = [Depends(cards_enabled)]
     install_error_handlers(app)
     app.include_router(health_router)
@@ -150,6 +168,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(clients_admin_router)
     app.include_router(cards_admin_router, dependencies=cards)
     app.include_router(card_transactions_admin_router, dependencies=cards)
+    app.include_router(analytics_router, dependencies=cards)
+    app.include_router(treasury_router, dependencies=cards)
     app.include_router(issuer_events_router, dependencies=cards)
     app.include_router(b2b_router, dependencies=cards)
     app.include_router(lookup_router)

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import os
 import signal
+import time
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +29,8 @@ operator_app = typer.Typer(help="Operator accounts (for a host whose operators a
 app.add_typer(operator_app, name="operator")
 ledger_app = typer.Typer(help="The wallets' double-entry ledger.")
 app.add_typer(ledger_app, name="ledger")
+analytics_app = typer.Typer(help="The cards analytics' rollup (card_stats).")
+app.add_typer(analytics_app, name="analytics")
 
 
 def _settings() -> Settings:
@@ -136,9 +139,10 @@ def _prepare_shared_files(settings: Settings) -> None:
 @app.command()
 def worker() -> None:
     """Run the background loops only."""
-    from paywarden.context import WorkerContext, gateway_context, sweeper
+    from paywarden.context import WorkerContext, gateway_context, sweeper, treasury_config
     from paywarden.issuer.registry import adapter_for
     from paywarden.topups import service as topups
+    from paywarden.treasury.calls import counted
     from paywarden.worker import run_loops
 
     settings = _settings()
@@ -159,11 +163,17 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         async with db.transaction() as session:  # top-ups need the internal merchant
             await topups.prepare(session, settings)
-        issuer = adapter_for(settings)
+        # Every call to the issuer counted in the database (the error rate all processes share).
+        issuer = counted(adapter_for(settings), lambda: db)
+        worker_ctx = WorkerContext(
+            db=db,
+            gateway=gateway,
+            sweeper=sweeps,
+            issuer=issuer,
+            treasury=treasury_config(settings),
+        )
         try:
-            await run_loops(
-                WorkerContext(db=db, gateway=gateway, sweeper=sweeps, issuer=issuer), stop
-            )
+            await run_loops(worker_ctx, stop)
         finally:
             if issuer is not None:  # ISSUER=none: no issuer, no issuer loops
                 await issuer.aclose()
@@ -370,6 +380,57 @@ def ledger_check(
         typer.echo("ledger check: differences found", err=True)
         raise typer.Exit(1)
     typer.echo("ledger check: every balance equals its postings; every transaction sums to zero")
+
+
+@analytics_app.command("check")
+def analytics_check() -> None:
+    """Compare the rollup the database triggers kept with a rebuild from the rows (read-only:
+    the rebuild is rolled back). Exits 1 and prints each differing bucket, 0 when equal."""
+    from paywarden.card_stats import service as card_stats
+
+    settings = _settings()
+
+    async def main() -> list[str]:
+        db = database(settings)
+        try:
+            async with db.sessions() as session:
+                kept = await card_stats.as_stored(session)
+                await card_stats.rebuild(session)
+                rebuilt = await card_stats.as_stored(session)
+                await session.rollback()
+        finally:
+            await db.dispose()
+        return card_stats.differences(kept, rebuilt)
+
+    lines = asyncio.run(main())
+    for line in lines:
+        typer.echo(line)
+    if lines:
+        typer.echo("analytics check: the rollup differs from its rows", err=True)
+        raise typer.Exit(1)
+    typer.echo("analytics check: the rollup equals a rebuild from the rows")
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild() -> None:
+    """Recompute the rollup from the rows: after a bulk load, or when `analytics check` finds a
+    difference. Writers wait while it runs (seconds for millions of rows)."""
+    from paywarden.card_stats import service as card_stats
+
+    settings = _settings()
+
+    async def main() -> int:
+        db = database(settings)
+        try:
+            async with db.transaction() as session:
+                await card_stats.rebuild(session)
+                return len(await card_stats.as_stored(session))
+        finally:
+            await db.dispose()
+
+    started = time.monotonic()
+    rows = asyncio.run(main())
+    typer.echo(f"analytics rebuild: {rows} bucket(s) in {time.monotonic() - started:.1f} s")
 
 
 def _run_or_exit(coro: object) -> None:

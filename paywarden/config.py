@@ -13,7 +13,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/paywarden.db"
@@ -138,6 +145,12 @@ class Settings(BaseSettings):
     # /simulate/settle), and where it sends authorizations and webhooks (empty: PUBLIC_BASE_URL).
     sandbox_settle_seconds: float = Field(default=5.0, ge=0)
     sandbox_callback_url: str | None = None
+    # Cards: the issuer float's low-float alert (an `issuer_float_low` incident, once per
+    # crossing). Runway days under this (a decimal, 0: never); a balance under these amounts
+    # (EUR / USD money strings like "5000.00"; empty: no balance alert for that currency).
+    issuer_runway_alert_days: Decimal = Field(default=Decimal("3"), ge=0, le=3650, decimal_places=2)
+    issuer_balance_alert_eur: str | None = None
+    issuer_balance_alert_usd: str | None = None
 
     # Cards: the B2B profile pool. Fernet keys (comma-separated, the first encrypts, all
     # decrypt: rotation) for the profiles' issuer credentials. Unset: development derives one
@@ -285,6 +298,44 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"USDT_USD_RATE {value!r} is not a decimal like '1' or '0.998' (6 decimals)"
             ) from exc
+
+    @field_validator("issuer_runway_alert_days", mode="before")
+    @classmethod
+    def _runway_alert_days(cls, value: object) -> object:
+        # Text through the one amount parser, as USDT_USD_RATE (no "1e1", no Unicode digits).
+        if not isinstance(value, str):
+            return value
+        from paywarden.kit.money import parse_rate
+
+        try:
+            return parse_rate(value.strip(), 2, what="ISSUER_RUNWAY_ALERT_DAYS")
+        except ValueError as exc:
+            raise ValueError(
+                f"ISSUER_RUNWAY_ALERT_DAYS {value!r} is not a number of days like '3' or '2.5'"
+            ) from exc
+
+    @field_validator("issuer_balance_alert_eur", "issuer_balance_alert_usd", mode="before")
+    @classmethod
+    def _balance_alert(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        from paywarden.kit.money import CENT_DECIMALS, parse_amount
+
+        name = (info.field_name or "").upper()
+        try:
+            parse_amount(value.strip(), CENT_DECIMALS, max_units=10**14 - 1, what=name)
+        except ValueError as exc:
+            raise ValueError(f"{name} {value!r} is not an amount like '5000.00'") from exc
+        return value.strip()
+
+    def issuer_balance_alerts(self) -> dict[str, int]:
+        """ISSUER_BALANCE_ALERT_EUR / _USD in cents, only the currencies that have one."""
+        from paywarden.kit.money import CENT_DECIMALS, parse_amount
+
+        alerts = {"EUR": self.issuer_balance_alert_eur, "USD": self.issuer_balance_alert_usd}
+        return {c: parse_amount(v, CENT_DECIMALS) for c, v in alerts.items() if v is not None}
 
     @field_validator("cold_wallet_address")
     @classmethod

@@ -16,6 +16,7 @@ from paywarden.kit.logging import get_logger
 from paywarden.orders.service import GatewayContext
 from paywarden.sweeps import keys as sweep_keys
 from paywarden.sweeps.tasks import SweepConfig, Sweeper
+from paywarden.treasury.service import TreasuryConfig
 from paywarden.tron.client import TronGridClient
 from paywarden.tron.keys import derive_address, development_xpub
 from paywarden.tron.networks import Network, network_for
@@ -113,6 +114,15 @@ def sweeper(settings: Settings, gateway: GatewayContext) -> Sweeper | None:
     return Sweeper(keys, cfg)
 
 
+def treasury_config(settings: Settings) -> TreasuryConfig:
+    """ISSUER_RUNWAY_ALERT_DAYS, ISSUER_BALANCE_ALERT_EUR / _USD and the report time zone."""
+    return TreasuryConfig(
+        runway_alert_days=settings.issuer_runway_alert_days,
+        balance_alerts=settings.issuer_balance_alerts(),
+        tz=settings.tz,
+    )
+
+
 @dataclass(frozen=True)
 class WorkerContext:
     db: Database
@@ -124,6 +134,8 @@ class WorkerContext:
     sweeper: Sweeper | None = None
     # The card issuer's adapter (paywarden/issuer/registry.py); the owner closes it.
     issuer: IssuerAdapter | None = None
+    # The low-float alert's thresholds (None: the defaults, 3 days and no balance alert).
+    treasury: TreasuryConfig | None = None
 
     @cached_property
     def tron(self) -> TronGridClient | None:

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from paywarden.addresses import service as addresses
+from paywarden.analytics import overview as card_overview
+from paywarden.card_stats import service as card_stats
 from paywarden.card_transactions import codes as codes_3ds
 from paywarden.card_transactions import inbox as issuer_inbox
 from paywarden.chain import tasks as chain
@@ -23,6 +25,8 @@ from paywarden.kit.time import utcnow
 from paywarden.operators import service as operators
 from paywarden.orders import service as orders
 from paywarden.subscriptions import service as subscriptions
+from paywarden.treasury import tasks as treasury
+from paywarden.treasury.service import TreasuryConfig
 from paywarden.webhooks import tasks as webhooks
 
 log = get_logger(__name__)
@@ -106,6 +110,29 @@ async def expire_3ds_codes(ctx: WorkerContext) -> int:
         return await codes_3ds.expire_due(session, utcnow())
 
 
+async def check_issuer_float(ctx: WorkerContext) -> int:
+    """Refresh the issuer's balances and health (shared, at most once a minute), write an
+    `issuer_float_low` incident when the runway or a balance crosses its threshold, prune old
+    issuer call counters."""
+    if ctx.issuer is None:
+        return 0
+    cfg = ctx.treasury or TreasuryConfig(tz=ctx.gateway.tz)
+    return await treasury.float_pass(ctx.db, ctx.issuer, cfg)
+
+
+async def compact_card_stats(ctx: WorkerContext) -> int:
+    """Fold the rollup's per-writer shards of past buckets into one row each (PostgreSQL)."""
+    async with ctx.db.transaction() as session:
+        return await card_stats.compact(session, utcnow())
+
+
+async def refresh_card_exposure(ctx: WorkerContext) -> int:
+    """Recompute what active cards could still spend (the overview reads it, at most 60 s old)."""
+    async with ctx.db.transaction() as session:
+        await card_overview.refresh_exposure(session, utcnow())
+    return 0
+
+
 async def purge_operator_sessions(ctx: WorkerContext) -> int:
     async with ctx.db.transaction() as session:
         return await operators.purge_expired(session)
@@ -121,6 +148,9 @@ LOOPS: list[Loop] = [
     Loop("renew_subscriptions", 60, renew_subscriptions),
     Loop("process_issuer_events", 2, process_issuer_events, needs_issuer=True),
     Loop("expire_3ds_codes", 15, expire_3ds_codes, needs_issuer=True),
+    Loop("check_issuer_float", 60, check_issuer_float, needs_issuer=True),
+    Loop("compact_card_stats", 300, compact_card_stats),
+    Loop("refresh_card_exposure", 50, refresh_card_exposure, needs_issuer=True),
 ]
 
 

@@ -36,6 +36,8 @@ FORBIDDEN_FOR = {
     # is a super_admin's.
     ("POST", "/api/v1/admin/b2b-profiles"): {"operator"},
     ("POST", "/api/v1/admin/b2b-groups/{group_id}/invites"): {"operator"},
+    # The operators' treasury estimates drive the runway and its alert: a super_admin sets them.
+    ("PUT", "/api/v1/admin/analytics/estimates"): {"operator"},
 }
 # Open to every signed-in operator.
 ANY_OPERATOR = {
@@ -54,6 +56,11 @@ ANY_OPERATOR = {
     # Card transactions for support and anti-fraud: reading only.
     ("GET", "/api/v1/admin/card-transactions"),
     ("GET", "/api/v1/admin/card-transactions/breakdown"),
+    # The cards overview, its daily series, the treasury estimates and runway: reading only.
+    ("GET", "/api/v1/admin/analytics/overview"),
+    ("GET", "/api/v1/admin/analytics/daily"),
+    ("GET", "/api/v1/admin/analytics/estimates"),
+    ("GET", "/api/v1/admin/analytics/estimates/history"),
     ("POST", "/api/v1/admin/auth/logout"),
     ("GET", "/api/v1/admin/auth/me"),
     ("POST", "/api/v1/admin/auth/password"),

@@ -1,4 +1,5 @@
-"""`GET /api/v1/admin/incidents`: the 10 latest webhook_failed and sweep_failed events."""
+"""`GET /api/v1/admin/incidents`: the 10 latest webhook_failed, sweep_failed and
+issuer_float_low events."""
 
 from __future__ import annotations
 

@@ -10,7 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import Incident, Merchant, Order
-from paywarden.models.incidents import SWEEP_FAILED, WEBHOOK_FAILED
+from paywarden.models.incidents import ISSUER_FLOAT_LOW, SWEEP_FAILED, WEBHOOK_FAILED
+
+# The kinds the incidents list shows: the seed's two, and the cards product's low issuer float
+# (no order, no merchant: those fields are null).
+LISTED = (WEBHOOK_FAILED, SWEEP_FAILED, ISSUER_FLOAT_LOW)
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ async def latest(
         select(Incident, Order.status, Order.external_id, Merchant.name)
         .outerjoin(Order, Order.id == Incident.order_id)
         .outerjoin(Merchant, Merchant.id == Incident.merchant_id)
-        .where(Incident.event_type.in_((WEBHOOK_FAILED, SWEEP_FAILED)))
+        .where(Incident.event_type.in_(LISTED))
         .order_by(Incident.created_at.desc(), Incident.id.desc())
         .limit(limit)
     )

@@ -72,6 +72,8 @@ async def render_metrics(state: State) -> Response:
     registry = state.metrics
     await _scanner_gauges(state, registry)
     await _sweep_gauges(state, registry)
+    for refresher in getattr(state, "metrics_refreshers", ()):  # domains' gauges (app.py)
+        await refresher(state, registry)
     body = generate_latest(registry.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

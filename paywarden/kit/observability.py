@@ -56,6 +56,19 @@ class Metrics:
             "1 while the hot wallet holds less TRX than HOT_WALLET_ALERT_TRX, else 0",
             registry=self.registry,
         )
+        # The card issuer's float: set when the treasury computes it and on each scrape from
+        # the stored snapshot; NaN while unknown (never read, ISSUER=none, no outflow).
+        self.issuer_balance = Gauge(
+            "paywarden_issuer_balance",
+            "The card issuer's balance as last read, in major units, by currency",
+            ["currency"],
+            registry=self.registry,
+        )
+        self.issuer_runway_days = Gauge(
+            "paywarden_issuer_runway_days",
+            "Days the issuer float lasts at the last 7 days' card spend (NaN: unknown)",
+            registry=self.registry,
+        )
         self.sweep_queue = Gauge(
             "paywarden_sweep_queue",
             "Sweep jobs by state (waiting, active, failed)",
