@@ -1,44 +1,60 @@
-"""The admin console: server-rendered pages under `/admin` on the admin API's services."""
+"""The admin console: server-rendered pages under `/admin` on the admin API's services.
+
+Each `paywarden/console/*_pages.py` module is one area of the console: its `router` is mounted
+and its `NAV` entries (if any) join the menu, grouped as Cards / Gateway / Administration. A new
+area is a new module; nothing here changes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
 from pathlib import Path
+from types import ModuleType
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 
-from paywarden.console import account_pages, auth_pages, gateway_pages
-from paywarden.console.web import PREFIX, Me, templates
+from paywarden import console as package
+from paywarden.console.web import PREFIX, Me, NavEntry, templates
 
-# (key, label, path, who sees it) in the order of the menu; only pages that exist.
-NAV: list[tuple[str, str, str, Callable[[Me], bool] | None]] = [
-    ("dashboard", "Dashboard", PREFIX, None),
-    ("merchants", "Merchants", f"{PREFIX}/merchants", None),
-    ("orders", "Orders", f"{PREFIX}/orders", None),
-    ("incidents", "Incidents", f"{PREFIX}/incidents", None),
-    ("wallet", "Wallet", f"{PREFIX}/wallet", None),
-    ("operators", "Operators", f"{PREFIX}/operators", lambda me: me.role == "super_admin"),
-    ("sessions", "Sessions", f"{PREFIX}/sessions", None),
-    ("audit", "Audit log", f"{PREFIX}/audit", None),
-    ("password", "Change password", f"{PREFIX}/password", None),
-]
+GROUPS = ("Cards", "Gateway", "Administration")
 
 
-def nav_items(me: Me) -> list[tuple[str, str, str]]:
-    return [
-        (key, label, path) for key, label, path, allowed in NAV if allowed is None or allowed(me)
-    ]
+def page_modules() -> list[ModuleType]:
+    """Every `*_pages` module of the console, in name order (auth_pages first: sign-in)."""
+    names = sorted(
+        info.name for info in pkgutil.iter_modules(package.__path__) if info.name.endswith("_pages")
+    )
+    names.sort(key=lambda name: name != "auth_pages")
+    return [importlib.import_module(f"{package.__name__}.{name}") for name in names]
 
 
-templates.globals["nav_items"] = nav_items
+def routers() -> list[APIRouter]:
+    return [module.router for module in page_modules()]
 
-ROUTERS = [auth_pages.router, gateway_pages.router, account_pages.router]
+
+def nav_entries() -> list[NavEntry]:
+    entries = [entry for module in page_modules() for entry in getattr(module, "NAV", [])]
+    return sorted(entries, key=lambda e: (GROUPS.index(e.group), e.order))
+
+
+def nav_groups(me: Me) -> list[tuple[str, list[NavEntry]]]:
+    """The menu for `me`: each group with the entries its role may use, empty groups left out."""
+    out: list[tuple[str, list[NavEntry]]] = []
+    for group in GROUPS:
+        entries = [e for e in nav_entries() if e.group == group and e.allowed(me)]
+        if entries:
+            out.append((group, entries))
+    return out
+
+
+templates.globals["nav_groups"] = nav_groups
 
 
 def install_console(app: FastAPI) -> None:
     """Mount the console's routes, its stylesheet, and htmx from the django-js-lib-htmx package."""
-    for router in ROUTERS:
+    for router in routers():
         app.include_router(router)
     app.mount(
         f"{PREFIX}/static/htmx",

@@ -10,7 +10,9 @@ from paywarden.audit.repository import AuditFilter
 from paywarden.audit.schemas import AuditEntryOut
 from paywarden.console.web import (
     LOGIN_PATH,
+    PREFIX,
     ConsoleRoute,
+    NavEntry,
     Page,
     SignedIn,
     actor_of,
@@ -35,6 +37,15 @@ from paywarden.operators.schemas import (
 )
 
 router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+
+NAV = [
+    NavEntry(
+        "Administration", "operators", "Operators", f"{PREFIX}/operators", 0, ("super_admin",)
+    ),
+    NavEntry("Administration", "sessions", "Sessions", f"{PREFIX}/sessions", 1),
+    NavEntry("Administration", "audit", "Audit log", f"{PREFIX}/audit", 2),
+    NavEntry("Administration", "password", "Change password", f"{PREFIX}/password", 3),
+]
 
 # The actions the services write, offered as suggestions in the audit log's filter.
 KNOWN_ACTIONS = [

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from paywarden.console.charts import revenue_chart
 from paywarden.console.web import (
+    PREFIX,
     ConsoleRoute,
+    NavEntry,
     Page,
     SignedIn,
     actor_of,
@@ -46,6 +48,14 @@ from paywarden.webhooks.service import WebhookPolicy, check_destination
 log = get_logger(__name__)
 
 router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+
+NAV = [
+    NavEntry("Gateway", "dashboard", "Dashboard", PREFIX, 0),
+    NavEntry("Gateway", "merchants", "Merchants", f"{PREFIX}/merchants", 1),
+    NavEntry("Gateway", "orders", "Orders", f"{PREFIX}/orders", 2),
+    NavEntry("Gateway", "incidents", "Incidents", f"{PREFIX}/incidents", 3),
+    NavEntry("Gateway", "wallet", "Wallet", f"{PREFIX}/wallet", 4),
+]
 
 NOTICES = {
     "updated": "Saved.",

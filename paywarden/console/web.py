@@ -50,7 +50,25 @@ templates = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Every string a page shows goes through gettext: `{{ _("…") }}`, `{% trans %}…{% endtrans %}`.
+    extensions=["jinja2.ext.i18n"],
 )
+templates.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """One item of the console's menu, declared by the pages module that serves it (`NAV`)."""
+
+    group: str  # "Cards", "Gateway" or "Administration"
+    key: str  # what a page passes as `nav` to mark it current
+    label: str
+    path: str
+    order: int = 0  # within the group
+    roles: tuple[str, ...] | None = None  # None: every operator
+
+    def allowed(self, me: Me) -> bool:
+        return self.roles is None or me.role in self.roles
 
 
 def usdt(value: str | None, asset: str = "USDT") -> str:

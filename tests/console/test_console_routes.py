@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
-from paywarden.console import ROUTERS
+from paywarden.console import routers
 from paywarden.kit.db import Database
 from paywarden.models import AuditEntry
 from tests.conftest import client_for
@@ -71,7 +71,7 @@ def console_routes(app: FastAPI) -> set[tuple[str, str]]:
     """The console's routes (its routers are what `install_console` includes in the app)."""
     return {
         (method, route.path)
-        for router in ROUTERS
+        for router in routers()
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
