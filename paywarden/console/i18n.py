@@ -1,0 +1,10 @@
+"""The console's languages: gettext catalogs (Babel), English and Russian.
+
+Python code marks a string it hands to a template with `N_` (kept as written, found by the
+extractor); the template translates it with `_()` in the request's language."""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for "mark, don't translate"
+    return message
