@@ -6,5 +6,5 @@ extractor); the template translates it with `_()` in the request's language."""
 from __future__ import annotations
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for "mark, don't translate"
+def N_(message: str) -> str:  # gettext's name for "mark, translate later"
     return message
