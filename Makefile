@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres lint format bench install services browser clean
+.PHONY: run test test-sqlite test-postgres lint format bench install services browser clean i18n screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,7 @@ $(BIN)/python:
 # Reinstall only when the dependency list or its constraints change.
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -c "import sys; from paywarden.console.i18n import main; sys.exit(main(['compile']))"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -55,6 +56,16 @@ format: install
 bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The console's catalogs: extract every string (Python and templates under paywarden/console)
+# into locale/messages.pot, merge it into each language's .po, compile the .mo files, and list
+# the strings still without a Russian translation (translate them in locale/ru/LC_MESSAGES).
+i18n: install
+	$(BIN)/python -c "import sys; from paywarden.console.i18n import main; sys.exit(main(['update']))"
+
+# Every console page at 390 px and 1440 px into docs/screenshots/ (a fresh SQLite app, seeded).
+screenshots: install browser
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

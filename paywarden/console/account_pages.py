@@ -8,6 +8,8 @@ from pydantic import ValidationError
 from paywarden.audit import service as audit
 from paywarden.audit.repository import AuditFilter
 from paywarden.audit.schemas import AuditEntryOut
+from paywarden.console import i18n
+from paywarden.console.i18n import N_, _, ngettext
 from paywarden.console.web import (
     LOGIN_PATH,
     PREFIX,
@@ -19,10 +21,12 @@ from paywarden.console.web import (
     checked_form,
     day_end,
     day_start,
+    error_page,
     list_query,
     parse_id,
     redirect,
     render,
+    safe_next,
 )
 from paywarden.kit.errors import NotFound
 from paywarden.kit.web import Session
@@ -40,11 +44,16 @@ router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=
 
 NAV = [
     NavEntry(
-        "Administration", "operators", "Operators", f"{PREFIX}/operators", 0, ("super_admin",)
+        "Administration",
+        "operators",
+        N_("Operators"),
+        f"{PREFIX}/operators",
+        0,
+        ("super_admin",),
     ),
-    NavEntry("Administration", "sessions", "Sessions", f"{PREFIX}/sessions", 1),
-    NavEntry("Administration", "audit", "Audit log", f"{PREFIX}/audit", 2),
-    NavEntry("Administration", "password", "Change password", f"{PREFIX}/password", 3),
+    NavEntry("Administration", "sessions", N_("Sessions"), f"{PREFIX}/sessions", 1),
+    NavEntry("Administration", "audit", N_("Audit log"), f"{PREFIX}/audit", 2),
+    NavEntry("Administration", "password", N_("Change password"), f"{PREFIX}/password", 3),
 ]
 
 # The actions the services write, offered as suggestions in the audit log's filter.
@@ -76,11 +85,13 @@ KNOWN_ACTIONS = [
 async def sessions(request: Request, db: Session, me: SignedIn) -> Response:
     rows = await operators.list_sessions(db, me)
     items = [SessionOut.of(s, email, me.session.id) for s, email in rows]
-    notice = "The session is revoked." if request.query_params.get("done") == "revoked" else None
+    notice = (
+        N_("The session is revoked.") if request.query_params.get("done") == "revoked" else None
+    )
     return render(
         request,
         "sessions.html",
-        {"title": "Sessions", "nav": "sessions", "sessions": items, "notice": notice},
+        {"title": N_("Sessions"), "nav": "sessions", "sessions": items, "notice": notice},
     )
 
 
@@ -93,13 +104,13 @@ async def revoke_confirm(session_id: str, request: Request, me: SignedIn) -> Res
         "confirm.html",
         {
             "nav": "sessions",
-            "title": "Revoke this session?",
-            "question": "Revoke this session? Whoever uses it is signed out at once.",
-            "detail": "It is the session you are using now: you will be signed out."
+            "title": N_("Revoke this session?"),
+            "question": N_("Revoke this session? Whoever uses it is signed out at once."),
+            "detail": N_("It is the session you are using now: you will be signed out.")
             if yours
             else "",
             "action": f"/admin/sessions/{sid}/revoke",
-            "button": "Revoke",
+            "button": N_("Revoke"),
             "cancel": "/admin/sessions",
         },
     )
@@ -124,7 +135,7 @@ async def revoke(session_id: str, request: Request, db: Session, me: SignedIn) -
 async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
     lq = list_query(request, "/admin/audit", ("operator_id", "action", "from", "to"), 50)
     f = AuditFilter(
-        operator_id=lq.uuid_of("operator_id", "Unknown operator."),
+        operator_id=lq.uuid_of("operator_id", N_("Unknown operator.")),
         action=lq.values["action"][:64] or None,
         since=day_start(lq.since),
         until=day_end(lq.until),
@@ -135,7 +146,7 @@ async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
         request,
         "audit.html",
         {
-            "title": "Audit log",
+            "title": N_("Audit log"),
             "nav": "audit",
             "entries": [AuditEntryOut.of(e) for e in page.items],
             "operators": await operators.list_operators(db),
@@ -154,7 +165,7 @@ def _password_page(
     return render(
         request,
         "password.html",
-        {"title": "Change password", "nav": "password", "error": error, "notice": notice},
+        {"title": N_("Change password"), "nav": "password", "error": error, "notice": notice},
         status_code=status_code,
     )
 
@@ -169,14 +180,14 @@ async def change_password(request: Request, db: Session, me: SignedIn) -> Respon
     form = await checked_form(request, me)
     new = form.get("new_password", "")
     if new != form.get("confirm_password", ""):
-        raise Page(_password_page(request, error="The new passwords differ.", status_code=400))
+        raise Page(_password_page(request, error=N_("The new passwords differ."), status_code=400))
     try:
         body = PasswordChangeIn.model_validate(
             {"current_password": form.get("current_password", ""), "new_password": new}
         )
     except ValidationError as exc:
         page = _password_page(
-            request, error="The new password needs at least 12 characters.", status_code=400
+            request, error=N_("The new password needs at least 12 characters."), status_code=400
         )
         raise Page(page) from exc
     try:
@@ -189,18 +200,21 @@ async def change_password(request: Request, db: Session, me: SignedIn) -> Respon
             actor=actor_of(request, me),
         )
     except InvalidPassword as exc:
-        page = _password_page(request, error="The current password is wrong.", status_code=401)
+        page = _password_page(request, error=N_("The current password is wrong."), status_code=401)
         raise Page(page, keep_changes=True) from exc
-    others = f" {ended} other session{'s' * (ended != 1)} ended." if ended else ""
-    return _password_page(request, notice=f"Your password is changed.{others}")
+    notice = _("Your password is changed.")
+    if ended:
+        others = ngettext("%(num)d other session ended.", "%(num)d other sessions ended.", ended)
+        notice += " " + others % {"num": ended}
+    return _password_page(request, notice=notice)
 
 
 # Operators (super_admin reads; the primary adds, removes and resets 2FA, as the API says)
 
 OPERATOR_NOTICES = {
-    "created": "The operator is added. They set up 2FA at their first sign-in.",
-    "removed": "The operator is removed and signed out.",
-    "reset": "2FA is cleared: they set it up again at their next sign-in, and are signed out.",
+    "created": N_("The operator is added. They set up 2FA at their first sign-in."),
+    "removed": N_("The operator is removed and signed out."),
+    "reset": N_("2FA is cleared: they set it up again at their next sign-in, and are signed out."),
 }
 
 
@@ -216,7 +230,7 @@ def _operators_page(
         request,
         "operators.html",
         {
-            "title": "Operators",
+            "title": N_("Operators"),
             "nav": "operators",
             "operators": rows,
             "values": values or {"role": "operator"},
@@ -277,7 +291,7 @@ async def _operator(db: Session, operator_id: str) -> OperatorOut:
     for row in await _operator_rows(db):
         if row.id == parse_id(operator_id):
             return row
-    raise NotFound("Operator not found")
+    raise NotFound(N_("Operator not found"))
 
 
 @router.get("/operators/{operator_id}/remove")
@@ -291,11 +305,14 @@ async def operator_remove_confirm(
         "confirm.html",
         {
             "nav": "operators",
-            "title": f"Remove {o.email}?",
-            "question": f"Remove {o.email}? They are signed out at once and can no longer sign in.",
-            "detail": "Their entries stay in the audit log.",
+            "title": _("Remove %(email)s?", email=o.email),
+            "question": _(
+                "Remove %(email)s? They are signed out at once and can no longer sign in.",
+                email=o.email,
+            ),
+            "detail": N_("Their entries stay in the audit log."),
             "action": f"/admin/operators/{o.id}/remove",
-            "button": "Remove",
+            "button": N_("Remove"),
             "cancel": "/admin/operators",
         },
     )
@@ -322,12 +339,15 @@ async def operator_reset_confirm(
         "confirm.html",
         {
             "nav": "operators",
-            "title": f"Reset 2FA of {o.email}?",
-            "question": f"Clear the 2FA of {o.email}? Their backup codes stop working and their "
-            "sessions end; they scan a new QR code at their next sign-in.",
+            "title": _("Reset 2FA of %(email)s?", email=o.email),
+            "question": _(
+                "Clear the 2FA of %(email)s? Their backup codes stop working and their "
+                "sessions end; they scan a new QR code at their next sign-in.",
+                email=o.email,
+            ),
             "detail": "",
             "action": f"/admin/operators/{o.id}/reset-2fa",
-            "button": "Reset 2FA",
+            "button": N_("Reset 2FA"),
             "cancel": "/admin/operators",
         },
     )
@@ -339,3 +359,27 @@ async def operator_reset(operator_id: str, request: Request, db: Session, me: Si
     await checked_form(request, me)
     await operators.reset_2fa(db, parse_id(operator_id), actor_of(request, me))
     return redirect("/admin/operators?done=reset")
+
+
+# The console's language (the switch in the header)
+
+
+@router.post("/language")
+async def set_language(request: Request, db: Session, me: SignedIn) -> Response:
+    form = await checked_form(request, me)
+    lang = form.get("lang", "")
+    if lang not in i18n.LANGUAGES:
+        raise Page(error_page(request, 400, N_("Unknown language."), headers=None))
+    if me.operator.language != lang:
+        await operators.set_language(db, me, lang, actor_of(request, me))
+    response = redirect(safe_next(form.get("next", "")))
+    response.set_cookie(
+        i18n.LANGUAGE_COOKIE,
+        lang,
+        path=PREFIX,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.is_production,
+    )
+    return response

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
+from paywarden.console.i18n import N_, ngettext
 from paywarden.console.web import (
     LOGIN_PATH,
     PRE_SESSION_COOKIE,
@@ -37,9 +38,9 @@ router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=
 
 # What the sign-in page says for each refusal of the login service.
 LOGIN_MESSAGES = {
-    InvalidPassword.code: "Wrong email or password.",
-    TotpRequired.code: "Enter the code from Google Authenticator (or a backup code).",
-    InvalidTotp.code: "That code is wrong or was already used. Enter the current code.",
+    InvalidPassword.code: N_("Wrong email or password."),
+    TotpRequired.code: N_("Enter the code from Google Authenticator (or a backup code)."),
+    InvalidTotp.code: N_("That code is wrong or was already used. Enter the current code."),
 }
 
 
@@ -47,8 +48,12 @@ def _retry_text(exc: AppError) -> str:
     seconds = exc.headers.get("Retry-After", "")
     if seconds.isdigit():
         minutes = max(1, (int(seconds) + 59) // 60)
-        return f"Too many sign-in attempts. Try again in {minutes} minute{'s' * (minutes != 1)}."
-    return "Too many sign-in attempts. Try again later."
+        return ngettext(
+            "Too many sign-in attempts. Try again in %(num)d minute.",
+            "Too many sign-in attempts. Try again in %(num)d minutes.",
+            minutes,
+        ) % {"num": minutes}
+    return N_("Too many sign-in attempts. Try again later.")
 
 
 def _login_page(
@@ -66,7 +71,7 @@ def _login_page(
         request,
         "login.html",
         {
-            "title": "Sign in",
+            "title": N_("Sign in"),
             "error": error,
             "notice": notice,
             "email": email,
@@ -93,7 +98,7 @@ def _enroll_page(
     cookie = request.cookies.get(PRE_SESSION_COOKIE, "")
     secret = setup["otpauth_uri"].split("secret=", 1)[-1].split("&", 1)[0]
     context: dict[str, Any] = {
-        "title": "Set up two-factor sign-in",
+        "title": N_("Set up two-factor sign-in"),
         "error": error,
         "setup": setup,
         "secret": secret,
@@ -109,7 +114,7 @@ async def login_form(request: Request, me: MaybeSignedIn) -> Response:
     next_path = request.query_params.get("next", "")
     if me is not None:
         return redirect(safe_next(next_path))
-    notice = "You are signed out." if request.query_params.get("signed_out") else None
+    notice = N_("You are signed out.") if request.query_params.get("signed_out") else None
     return _login_page(request, next_path=next_path, notice=notice)
 
 
@@ -169,7 +174,7 @@ async def enroll(request: Request, db: Session) -> Response:
         "email": form.get("email", ""),
     }
     if not setup["otpauth_uri"].startswith("otpauth://"):
-        raise Page(_login_page(request, error="Sign in again to set up 2FA.", status_code=400))
+        raise Page(_login_page(request, error=N_("Sign in again to set up 2FA."), status_code=400))
     try:
         signed = await operators.enroll(
             db,
@@ -190,7 +195,7 @@ async def enroll(request: Request, db: Session) -> Response:
     response = render(
         request,
         "backup_codes.html",
-        {"title": "Your backup codes", "codes": signed.backup_codes or []},
+        {"title": N_("Your backup codes"), "codes": signed.backup_codes or []},
     )
     _set_cookie(request, response, signed)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/admin")

@@ -26,6 +26,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from paywarden.audit.context import Actor
+from paywarden.console import i18n
 from paywarden.kit.errors import AppError, NotFound
 from paywarden.kit.logging import get_logger
 from paywarden.kit.pagination import Page as ResultPage
@@ -53,7 +54,12 @@ templates = Environment(
     # Every string a page shows goes through gettext: `{{ _("…") }}`, `{% trans %}…{% endtrans %}`.
     extensions=["jinja2.ext.i18n"],
 )
-templates.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+# The request's language (a context variable the route class sets): see console/i18n.py.
+templates.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True
+)
+templates.filters["t"] = i18n.t  # `{{ notice | t }}`: a string from Python, translated, escaped
+i18n.compile_catalogs()  # the .mo files, when missing or older than their .po
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ def usdt(value: str | None, asset: str = "USDT") -> str:
     except InvalidOperation:
         return value
     decimals = len(value.split(".", 1)[1]) if "." in value else 0
+    if i18n.current_language() != "en":
+        return f"{i18n.format_amount(amount, decimals)} {asset}".strip()
     return f"{amount:,.{decimals}f} {asset}".strip()
 
 
@@ -87,9 +95,17 @@ def when(value: str | None) -> Markup:
     """An ISO time in a <time> element; the page's script shows it in the browser's zone."""
     if not value:
         return Markup("—")
-    return Markup('<time datetime="{0}">{1}</time>').format(
-        value, value[:19].replace("T", " ") + " UTC"
-    )
+    shown = value[:19].replace("T", " ") + " UTC"
+    if i18n.current_language() != "en":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC)
+            shown = i18n.format_when(moment) + " UTC"
+    return Markup('<time datetime="{0}">{1}</time>').format(value, shown)
 
 
 templates.filters["usdt"] = usdt
@@ -109,7 +125,7 @@ class Page(AppError):
 class CsrfRefused(AppError):
     status = 403
     code = "CSRF_REFUSED"
-    message = (
+    message = i18n.N_(
         "This form has expired or did not come from this console. Reload the page and try again."
     )
 
@@ -121,6 +137,14 @@ class ConsoleRoute(DbRoute):
         handler = super().get_route_handler()
 
         async def console(request: Request) -> Response:
+            # The language before sign-in; _signed_in switches to the operator's saved choice.
+            token = i18n.activate(language_of(request))
+            try:
+                return await _answer(request)
+            finally:
+                i18n.deactivate(token)
+
+        async def _answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except Page as page:
@@ -137,9 +161,18 @@ class ConsoleRoute(DbRoute):
             except AppError as exc:
                 return error_page(request, exc.status, exc.message, headers=exc.headers)
             except RequestValidationError:
-                return error_page(request, 400, "The request was not understood.")
+                return error_page(request, 400, i18n.N_("The request was not understood."))
 
         return console
+
+
+def language_of(request: Request, saved: str | None = None) -> str:
+    """The operator's saved choice, else the switch's cookie, else Accept-Language, else en."""
+    return i18n.pick_language(
+        saved,
+        request.cookies.get(i18n.LANGUAGE_COOKIE),
+        accept=request.headers.get("accept-language"),
+    )
 
 
 def login_url(next_path: str | None = None) -> str:
@@ -185,8 +218,12 @@ def render(
     if me is not None:
         values["me"] = me
         values["csrf"] = _mac(request, "session", str(me.session_id))
+    lang = language_of(request, me.language if me is not None else None)
+    values["lang"] = lang
+    values["languages"] = i18n.LANGUAGE_NAMES
     values.update(context or {})
-    body = templates.get_template(template).render(**values)
+    with i18n.language(lang):
+        body = templates.get_template(template).render(**values)
     csp = (
         "default-src 'none'; "
         f"script-src 'self' 'nonce-{nonce}'; "
@@ -208,11 +245,17 @@ def render(
 def error_page(
     request: Request, status: int, message: str, *, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
-    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 429: "Too many tries"}
+    titles = {
+        403: i18n.N_("Not allowed"),
+        404: i18n.N_("Not found"),
+        409: i18n.N_("Not possible now"),
+        429: i18n.N_("Too many tries"),
+    }
+    title = titles.get(status, i18n.N_("Something went wrong"))
     return render(
         request,
         "error.html",
-        {"status": status, "message": message, "title": titles.get(status, "Something went wrong")},
+        {"status": status, "message": message, "title": title},
         status_code=status,
         headers=headers,
     )
@@ -232,6 +275,7 @@ class Me:
     role: str
     is_primary: bool
     session_id: uuid.UUID
+    language: str | None = None  # the console language the operator chose
 
 
 async def _signed_in(request: Request, db: Session) -> Principal:
@@ -241,7 +285,11 @@ async def _signed_in(request: Request, db: Session) -> Principal:
     principal = await operators.authenticate(db, request.app.state.auth, token)
     # Plain values for the layout: an error page renders after the session has rolled back.
     o = principal.operator
-    request.state.console_me = Me(o.id, o.email, o.role, o.is_primary, principal.session.id)
+    request.state.console_me = Me(
+        o.id, o.email, o.role, o.is_primary, principal.session.id, o.language
+    )
+    if o.language in i18n.LANGUAGES:
+        i18n.activate(o.language)  # for this request (the route class restores the context)
     return principal
 
 
@@ -386,9 +434,9 @@ def list_query(request: Request, path: str, keys: tuple[str, ...], per_page: int
     errors: list[str] = []
     since, until = day_or_none(values.get("from", "")), day_or_none(values.get("to", ""))
     if values.get("from") and since is None:
-        errors.append("“From” must be a date.")
+        errors.append(i18n.N_("“From” must be a date."))
     if values.get("to") and until is None:
-        errors.append("“To” must be a date.")
+        errors.append(i18n.N_("“To” must be a date."))
     try:
         paging = PageQuery.model_validate({"page": q.get("page", "1"), "limit": per_page})
     except ValidationError:

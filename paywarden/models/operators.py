@@ -33,6 +33,8 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # The console's language the operator chose ("en" or "ru"); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class OperatorSession(Base):

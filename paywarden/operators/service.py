@@ -371,6 +371,23 @@ async def change_password(
     return ended
 
 
+async def set_language(
+    db: AsyncSession, principal: Principal, language: str | None, actor: Actor
+) -> None:
+    """The operator's own console language (None: follow the browser); audited."""
+    operator = principal.operator
+    before = operator.language
+    operator.language = language
+    audit.record(
+        db,
+        actor,
+        "operator.language",
+        target_type="operator",
+        target_id=operator.id,
+        details={"from": before, "to": language},
+    )
+
+
 async def list_sessions(
     db: AsyncSession, principal: Principal
 ) -> Sequence[tuple[OperatorSession, str]]:
