@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 
 from paywarden import console as package
+from paywarden.console import fallback
 from paywarden.console.web import PREFIX, Me, NavEntry, templates
 
 GROUPS = ("Cards", "Gateway", "Administration")
@@ -53,9 +54,8 @@ templates.globals["nav_groups"] = nav_groups
 
 
 def install_console(app: FastAPI) -> None:
-    """Mount the console's routes, its stylesheet, and htmx from the django-js-lib-htmx package."""
-    for router in routers():
-        app.include_router(router)
+    """Mount the console's stylesheet, htmx from the django-js-lib-htmx package, the areas'
+    routes, and last the 404 page for any other path under /admin."""
     app.mount(
         f"{PREFIX}/static/htmx",
         StaticFiles(packages=[("js_lib_htmx", "static/htmx")]),
@@ -66,3 +66,6 @@ def install_console(app: FastAPI) -> None:
         StaticFiles(directory=Path(__file__).parent / "static"),
         name="console-static",
     )
+    for router in routers():
+        app.include_router(router)
+    app.include_router(fallback.router)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from paywarden.console.charts import revenue_chart
+from paywarden.console.i18n import N_, _
 from paywarden.console.web import (
     PREFIX,
     ConsoleRoute,
@@ -50,7 +51,7 @@ log = get_logger(__name__)
 router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
 
 NAV = [
-    NavEntry("Gateway", "dashboard", "Dashboard", PREFIX, 0),
+    NavEntry("Gateway", "dashboard", "Dashboard", f"{PREFIX}/gateway", 0),
     NavEntry("Gateway", "merchants", "Merchants", f"{PREFIX}/merchants", 1),
     NavEntry("Gateway", "orders", "Orders", f"{PREFIX}/orders", 2),
     NavEntry("Gateway", "incidents", "Incidents", f"{PREFIX}/incidents", 3),
@@ -58,16 +59,16 @@ NAV = [
 ]
 
 NOTICES = {
-    "updated": "Saved.",
-    "suspended": "The merchant is suspended: it can read its orders but not create new ones.",
-    "reactivated": "The merchant is active again.",
+    "updated": N_("Saved."),
+    "suspended": N_("The merchant is suspended: it can read its orders but not create new ones."),
+    "reactivated": N_("The merchant is active again."),
 }
 
 
 # Dashboard
 
 
-@router.get("")
+@router.get("/gateway")
 async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
     stats = await dashboard_stats(request, db, me)
     daily = await daily_revenue(request, db, me)
@@ -78,7 +79,7 @@ async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
         request,
         "dashboard.html",
         {
-            "title": "Dashboard",
+            "title": N_("Dashboard"),
             "nav": "dashboard",
             "stats": stats,
             "chart": chart,
@@ -97,7 +98,7 @@ async def _wallet(request: Request, db: Session, me: SignedIn) -> tuple[Any, str
         return await wallet(request, db, me), None
     except Exception as exc:  # a TronGrid outage must not take the dashboard down
         log.warning("console_wallet_unavailable", error_type=type(exc).__name__)
-        return None, "The hot wallet could not be read just now."
+        return None, N_("The hot wallet could not be read just now.")
 
 
 # Merchants
@@ -108,7 +109,9 @@ async def merchant_list(request: Request, db: Session, me: SignedIn) -> Response
     rows = await merchants.list_all(db)
     items = [MerchantListItem(**MerchantOut.of(m).model_dump(), order_count=n) for m, n in rows]
     return render(
-        request, "merchants.html", {"title": "Merchants", "nav": "merchants", "merchants": items}
+        request,
+        "merchants.html",
+        {"title": N_("Merchants"), "nav": "merchants", "merchants": items},
     )
 
 
@@ -138,7 +141,7 @@ def _merchant_form(
         request,
         "merchant_form.html",
         {
-            "title": f"Edit {merchant.name}" if merchant else "New merchant",
+            "title": _("Edit %(name)s", name=merchant.name) if merchant else N_("New merchant"),
             "nav": "merchants",
             "values": values,
             "errors": errors,
@@ -192,7 +195,7 @@ def _key_page(request: Request, merchant: MerchantOut, api_key: str, *, created:
         request,
         "merchant_key.html",
         {
-            "title": "API key",
+            "title": N_("API key"),
             "nav": "merchants",
             "merchant": merchant,
             "api_key": api_key,
@@ -292,11 +295,13 @@ async def merchant_suspend_confirm(
     return _confirm(
         request,
         nav="merchants",
-        title=f"Suspend {m.name}?",
-        question=f"Suspend {m.name}? It will not be able to create new orders.",
-        detail="Its open orders go on, and it can still read its orders. You can reactivate it.",
+        title=_("Suspend %(name)s?", name=m.name),
+        question=_("Suspend %(name)s? It will not be able to create new orders.", name=m.name),
+        detail=N_(
+            "Its open orders go on, and it can still read its orders. You can reactivate it."
+        ),
         action=f"/admin/merchants/{m.id}/suspend",
-        button="Suspend",
+        button=N_("Suspend"),
         cancel=f"/admin/merchants/{m.id}",
     )
 
@@ -331,12 +336,15 @@ async def merchant_rotate_confirm(
     return _confirm(
         request,
         nav="merchants",
-        title=f"Rotate the API key of {m.name}?",
-        question=f"Make a new API key for {m.name}? The current key "
-        f"({m.api_key_prefix}…) stops working at once.",
-        detail="The new key is shown once, on the next page.",
+        title=_("Rotate the API key of %(name)s?", name=m.name),
+        question=_(
+            "Make a new API key for %(name)s? The current key (%(prefix)s…) stops working at once.",
+            name=m.name,
+            prefix=m.api_key_prefix,
+        ),
+        detail=N_("The new key is shown once, on the next page."),
         action=f"/admin/merchants/{m.id}/rotate-key",
-        button="Rotate the key",
+        button=N_("Rotate the key"),
         cancel=f"/admin/merchants/{m.id}",
     )
 
@@ -357,7 +365,9 @@ async def merchant_rotate(
 async def incident_list(request: Request, db: Session, me: SignedIn) -> Response:
     latest = [IncidentOut.of(r) for r in await incidents.latest(db, limit=50)]
     return render(
-        request, "incidents.html", {"title": "Incidents", "nav": "incidents", "incidents": latest}
+        request,
+        "incidents.html",
+        {"title": N_("Incidents"), "nav": "incidents", "incidents": latest},
     )
 
 
@@ -367,7 +377,7 @@ async def wallet_page(request: Request, db: Session, me: SignedIn) -> Response:
     return render(
         request,
         "wallet.html",
-        {"title": "Wallet", "nav": "wallet", "wallet": wallet, "wallet_error": error},
+        {"title": N_("Wallet"), "nav": "wallet", "wallet": wallet, "wallet_error": error},
     )
 
 
@@ -382,10 +392,10 @@ async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
     lq = list_query(
         request, "/admin/orders", ("status", "merchant_id", "from", "to"), ORDERS_PER_PAGE
     )
-    merchant_id = lq.uuid_of("merchant_id", "Unknown merchant.")
+    merchant_id = lq.uuid_of("merchant_id", N_("Unknown merchant."))
     status = lq.values["status"] if lq.values["status"] in ORDER_STATUSES else None
     if lq.values["status"] and status is None:
-        lq.errors.append("Unknown status.")
+        lq.errors.append(N_("Unknown status."))
     f = OrderFilter(
         merchant_id=merchant_id,
         status=status,
@@ -398,7 +408,7 @@ async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
         request,
         "orders.html",
         {
-            "title": "Orders",
+            "title": N_("Orders"),
             "nav": "orders",
             "orders": [AdminOrderOut.of(o, name) for o, name in page.items],
             "statuses": ORDER_STATUSES,
@@ -409,8 +419,8 @@ async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
 
 
 ORDER_NOTICES = {
-    "webhook": "The webhook is queued again; its attempts show below.",
-    "sweep": "The sweep is queued again.",
+    "webhook": N_("The webhook is queued again; its attempts show below."),
+    "sweep": N_("The sweep is queued again."),
 }
 
 
@@ -433,7 +443,7 @@ async def _order_page(
         request,
         "order_detail.html",
         {
-            "title": f"Order {detail.order.external_id}",
+            "title": _("Order %(id)s", id=detail.order.external_id),
             "nav": "orders",
             "d": detail,
             "notice": ORDER_NOTICES.get(request.query_params.get("done", "")),
@@ -466,7 +476,7 @@ async def order_retry_webhook(
             db,
             me,
             oid,
-            error="The one-time URL must be a valid http(s) URL.",
+            error=N_("The one-time URL must be a valid http(s) URL."),
             callback_url=url,
             status_code=400,
         )

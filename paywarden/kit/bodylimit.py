@@ -24,8 +24,15 @@ from paywarden.kit.errors import AppError, InvalidBody, PayloadTooLarge, error_b
 
 # Routes with their own limit (any other body: MAX_BODY_BYTES). Kept beside the middleware,
 # since it runs before routing; a test checks each still names a route of the app.
-BANNER_UPLOADS = (("POST", r"/api/v1/admin/banners/?"), ("PUT", r"/api/v1/admin/banners/[^/]+/?"))
-B2B_UPLOADS = (("POST", r"/api/v1/admin/b2b-profiles/?"),)
+# The API's banner uploads and the console's forms for them.
+BANNER_UPLOADS = (
+    ("POST", r"/api/v1/admin/banners/?"),
+    ("PUT", r"/api/v1/admin/banners/[^/]+/?"),
+    ("POST", r"/admin/banners/?"),
+    ("POST", r"/admin/banners/[^/]+/edit/?"),
+)
+# The API's upload and the console's form for it (a JSON array of profiles, up to 2 MB).
+B2B_UPLOADS = (("POST", r"/api/v1/admin/b2b-profiles/?"), ("POST", r"/admin/b2b/upload/?"))
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() takes other scripts' digits
 _KEY_SHOWN = 64  # characters of a duplicate key echoed in the error
 

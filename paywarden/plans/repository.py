@@ -66,6 +66,13 @@ async def latest_rate(session: AsyncSession) -> FxRate | None:
     return await session.scalar(select(FxRate).order_by(FxRate.id.desc()).limit(1))
 
 
+async def rate_history(session: AsyncSession, offset: int, limit: int) -> tuple[list[FxRate], int]:
+    """Every rate set, newest first (a page of them), and how many there are."""
+    total = int(await session.scalar(select(func.count()).select_from(FxRate)) or 0)
+    query = select(FxRate).order_by(FxRate.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(query)).all()), total
+
+
 async def add_rate(session: AsyncSession, rate: FxRate) -> FxRate:
     session.add(rate)
     await session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
 from paywarden.kit.errors import ValidationFailed
+from paywarden.kit.pagination import Page, PageQuery
 from paywarden.models import FxRate, Plan
 from paywarden.plans import repository as repo
 from paywarden.plans.amounts import format_rate, rate_decimal
@@ -151,6 +152,12 @@ def _record_replaced_default(db: AsyncSession, actor: Actor, previous: Plan, new
 async def rate(db: AsyncSession) -> FxRate | None:
     """The latest rate an operator set, with who and when; None before any."""
     return await repo.latest_rate(db)
+
+
+async def rate_history(db: AsyncSession, paging: PageQuery) -> Page[FxRate]:
+    """The rates set so far, newest first: the current one, then its history."""
+    rows, total = await repo.rate_history(db, paging.offset, paging.limit)
+    return Page(items=rows, page=paging.page, limit=paging.limit, total=total)
 
 
 async def current_rate(db: AsyncSession) -> Decimal:

@@ -26,7 +26,7 @@ async def test_dashboard_cards_chart_pool_wallet_incidents(
 ) -> None:
     merchant = await create_merchant(db)
     await create_payment(admin_client, merchant, amount="1234.5")
-    response = await admin_client.get("/admin")
+    response = await admin_client.get("/admin/gateway")
     assert response.status_code == 200
     page = response.text
     for card in ("card-today", "card-week", "card-total"):
@@ -235,7 +235,7 @@ async def test_incidents_page_and_dashboard_list_them(
                 merchant_id=shop.merchant.id,
             )
         )
-    for path in ("/admin/incidents", "/admin"):
+    for path in ("/admin/incidents", "/admin/gateway"):
         page = (await admin_client.get(path)).text
         assert "webhook_failed" in page
         assert "order_123" in page

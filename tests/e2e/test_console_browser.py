@@ -73,7 +73,10 @@ async def test_enroll_create_merchant_revoke_session_find_it_in_the_audit_log(
         await expect(page.locator("#backup-codes li")).to_have_count(10)
         await page.click("#continue")
 
-        # The dashboard: cards, chart, times in the browser's zone.
+        # The quick start, then the gateway's dashboard: cards, chart, times in the browser's zone.
+        await expect(page.locator("h1")).to_have_text("Admin quick start")
+        await _no_sideways_scroll(page, DESKTOP["width"])
+        await page.goto(f"{live_server}/admin/gateway")
         await expect(page.locator("h1")).to_have_text("Dashboard")
         await expect(page.locator("#revenue svg rect.bar")).to_have_count(7)
         await expect(page.locator("#hot-wallet-empty")).to_be_visible()
@@ -142,7 +145,7 @@ async def test_console_on_a_phone(live_server: str, browser: Browser, db: Databa
         await page.click("#sign-in")
         await expect(page.locator("h1")).to_have_text("Audit log")  # back where it was going
         await _no_sideways_scroll(page, PHONE["width"])
-        await page.goto(f"{live_server}/admin")
+        await page.goto(f"{live_server}/admin/gateway")
         await expect(page.locator("#revenue svg")).to_be_visible()
         await _no_sideways_scroll(page, PHONE["width"])
         await page.click("#sign-out")

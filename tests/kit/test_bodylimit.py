@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from paywarden.config import Settings
+from paywarden.console import routers as console_routers
 from paywarden.kit.bodylimit import B2B_UPLOADS, BANNER_UPLOADS, duplicate_key
 from paywarden.kit.db import Database
 from tests.clients.test_auth import BOT_TOKEN, bot_headers
@@ -132,13 +134,19 @@ async def test_uploads_have_their_own_limits(client: httpx.AsyncClient) -> None:
     banner = "/api/v1/admin/banners"
     multipart = {"Content-Type": "multipart/form-data; boundary=xyz"}
     json_type = {"Content-Type": "application/json"}
+    some_id = "0b8f9c1e-0000-4000-8000-000000000000"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    # The API asks for sign-in (401); the console sends to its sign-in page (303).
     cases = [
-        ("POST", banner, multipart, banner_limit),
-        ("PUT", f"{banner}/0b8f9c1e-0000-4000-8000-000000000000", multipart, banner_limit),
-        ("POST", "/api/v1/admin/b2b-profiles", json_type, 512 * 1024),
+        ("POST", banner, multipart, banner_limit, 401),
+        ("PUT", f"{banner}/{some_id}", multipart, banner_limit, 401),
+        ("POST", "/api/v1/admin/b2b-profiles", json_type, 512 * 1024, 401),
+        ("POST", "/admin/banners", multipart, banner_limit, 303),
+        ("POST", f"/admin/banners/{some_id}/edit", multipart, banner_limit, 303),
+        ("POST", "/admin/b2b/upload", form, 512 * 1024, 303),
     ]
-    for method, path, headers, limit in cases:
-        for size, status in [(LIMIT + 1, 401), (limit, 401), (limit + 1, 413)]:
+    for method, path, headers, limit, asked in cases:
+        for size, status in [(LIMIT + 1, asked), (limit, asked), (limit + 1, 413)]:
             body = b"[" + b" " * (size - 2) + b"]"
             response = await client.request(method, path, content=body, headers=headers)
             assert response.status_code == status, (method, path, size, response.text)
@@ -153,11 +161,19 @@ async def test_uploads_have_their_own_limits(client: httpx.AsyncClient) -> None:
 
 
 def test_upload_rules_name_routes_of_the_app(app: FastAPI) -> None:
-    routes = [
-        (method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+    api = [
+        (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()
         for method in operations
     ]
+    console = [  # a router's routes carry its prefix
+        (method, route.path)
+        for router in console_routers()
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    ]
+    routes = [(m, re.sub(r"\{[^}]+\}", "x", p)) for m, p in api + console]
     for method, pattern in BANNER_UPLOADS + B2B_UPLOADS:
         assert any(m == method and re.fullmatch(pattern, p) for m, p in routes), (method, pattern)
 

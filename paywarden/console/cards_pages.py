@@ -1,0 +1,405 @@
+"""The cards business's dashboard (`/admin/cards`): the seed's Dashboard blocks in its order, from
+the same services and schemas as `GET /api/v1/admin/analytics/overview` and `/daily`, the
+breakdown tabs of card transactions, and the operators' estimates form (`PUT .../estimates`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+
+from paywarden.analytics import overview as overview_service
+from paywarden.analytics import service as analytics
+from paywarden.analytics.overview import PERIODS, Period
+from paywarden.analytics.overview_schemas import DayOut, OverviewOut
+from paywarden.analytics.repository import Dimension
+from paywarden.analytics.schemas import GroupOut, lower_bound, upper_bound
+from paywarden.console.i18n import N_
+from paywarden.console.web import (
+    PREFIX,
+    ConsoleRoute,
+    NavEntry,
+    Page,
+    SignedIn,
+    actor_of,
+    checked_form,
+    redirect,
+    render,
+)
+from paywarden.kit.errors import ValidationFailed
+from paywarden.kit.time import utcnow
+from paywarden.kit.web import Session
+from paywarden.operators import service as operators
+from paywarden.operators.schemas import SessionOut
+from paywarden.operators.service import Principal
+from paywarden.treasury import service as treasury
+
+router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+
+NAV = [NavEntry("Cards", "cards", "Dashboard", f"{PREFIX}/cards", 0)]
+
+PATH = f"{PREFIX}/cards"
+TRANSACTIONS = f"{PREFIX}/card-transactions"
+# `PUT /api/v1/admin/analytics/estimates` is for super admins (paywarden/treasury/endpoints.py).
+ESTIMATE_ROLES = ("super_admin",)
+CURRENCIES = ("EUR", "USD")
+CHART_DAYS = 30
+BREAKDOWN_LIMIT = 20
+
+PERIOD_LABELS: dict[str, str] = {
+    "today": N_("Today"),
+    "7d": N_("7 days"),
+    "30d": N_("30 days"),
+    "mtd": N_("Month to date"),
+}
+TABS: dict[str, str] = {
+    "merchant": N_("Merchants"),
+    "decline_reason": N_("Declines"),
+    "mcc": N_("MCC"),
+    "client_volume": N_("Clients (volume)"),
+    "client_declines": N_("Clients (declines)"),
+}
+# The filter of the card-transactions list a tab's row opens.
+TAB_FILTER = {
+    "merchant": "merchant",
+    "decline_reason": "decline_reason",
+    "mcc": "mcc",
+    "client_volume": "client_id",
+    "client_declines": "client_id",
+}
+REASONS = (
+    ("insufficient_funds", N_("Insufficient funds")),
+    ("do_not_honor", N_("Do not honor")),
+    ("three_ds", N_("3DS required/failed")),
+    ("other", N_("Other")),
+)
+FORM_FIELDS = ("pending_EUR", "pending_USD", "holds_EUR", "holds_USD", "runway_days_override")
+
+
+# --- charts: server-rendered SVG, a <title> per mark ---------------------------------------------
+
+# Drawn at about a phone's width, so that its 10 px labels stay readable at 390 px.
+WIDTH, HEIGHT = 360, 200
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 10, 24
+TICKS = 4
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str  # the series' class (its colour)
+    day: str  # shown on hover with the series' label and the value
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Label:
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    title_args: dict[str, str]
+    width: int
+    height: int
+    left: int
+    top: int
+    right_x: int
+    bottom_y: int
+    marks: list[Mark]
+    ticks: list[Label]
+    days: list[Label]
+    legend: list[tuple[str, str]]  # (class, label)
+    empty: bool
+
+
+def _nice_ceiling(value: Decimal) -> Decimal:
+    if value <= 0:
+        return Decimal(1)
+    exponent = value.adjusted()
+    for base in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
+        candidate = base.scaleb(exponent)
+        if candidate >= value:
+            return candidate
+    return Decimal(10).scaleb(exponent)
+
+
+def _short(value: Decimal) -> str:
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,f}"
+
+
+def chart(
+    id_: str,
+    title: str,
+    title_args: dict[str, str],
+    dates: list[str],
+    series: list[tuple[str, str, list[Decimal | None]]],
+    *,
+    stacked: bool = False,
+    top: Decimal | None = None,
+    counts: bool = False,
+    fmt: Any = _short,
+) -> Chart:
+    """Bars per day: `series` as (class, label, one value per day; None: nothing to show),
+    side by side or `stacked`; `top` fixes the scale (100 for a rate)."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    bottom_y = TOP + plot_h
+    if stacked:
+        highest = max(
+            (sum((s[2][i] or Decimal(0)) for s in series) for i in range(len(dates))),
+            default=Decimal(0),
+        )
+    else:
+        highest = max((v for s in series for v in s[2] if v is not None), default=Decimal(0))
+    if top is not None:
+        scale = top
+    elif counts:  # whole numbers on every tick
+        step = max(
+            Decimal(1), _nice_ceiling(Decimal(highest) / TICKS).to_integral_value(ROUND_CEILING)
+        )
+        scale = step * TICKS
+    else:
+        scale = _nice_ceiling(Decimal(highest))
+    slot = plot_w / max(1, len(dates))
+    marks: list[Mark] = []
+    for i, day in enumerate(dates):
+        x0 = LEFT + i * slot + slot * 0.1
+        inner = slot * 0.8
+        base = float(bottom_y)
+        for n, (css, label, values) in enumerate(series):
+            value = values[i]
+            if value is None:
+                continue
+            h = float(value / scale) * plot_h if scale else 0.0
+            if stacked:
+                x, w, y = x0, inner, base - h
+                base -= h
+            else:
+                w = inner / len(series)
+                x, y = x0 + n * w, bottom_y - h
+            marks.append(
+                Mark(
+                    round(x, 2), round(y, 2), round(w, 2), round(h, 2), css, day, label, fmt(value)
+                )
+            )
+    ticks = [
+        Label(LEFT - 6, round(bottom_y - plot_h * i / TICKS + 4, 2), _short(scale * i / TICKS))
+        for i in range(TICKS + 1)
+    ]
+    day_labels = [
+        Label(round(LEFT + i * slot + slot / 2, 2), bottom_y + 16, day[5:])
+        for i, day in enumerate(dates)
+        if i % 5 == (len(dates) - 1) % 5
+    ]
+    empty = all(not v for s in series for v in s[2])
+    return Chart(
+        id=id_,
+        title=title,
+        title_args=title_args,
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        top=TOP,
+        right_x=WIDTH - RIGHT,
+        bottom_y=bottom_y,
+        marks=marks,
+        ticks=ticks,
+        days=day_labels,
+        legend=[(css, label) for css, label, _ in series],
+        empty=empty,
+    )
+
+
+def charts(days: list[DayOut]) -> list[Chart]:
+    dates = [d.date for d in days]
+    out = [
+        chart(
+            f"chart-flow-{c.lower()}",
+            N_("Money flow, last 30 days (%(currency)s): top-ups vs spend"),
+            {"currency": c},
+            dates,
+            [
+                ("topups", N_("Top-ups"), [Decimal(d.topups[c]) for d in days]),
+                ("spend", N_("Spend"), [Decimal(d.spend[c]) for d in days]),
+            ],
+            fmt=lambda v, c=c: f"{v:,.2f} {c}",
+        )
+        for c in CURRENCIES
+    ]
+    rates: list[Decimal | None] = []
+    for d in days:
+        decided = d.approvals + d.declines
+        rates.append(
+            (Decimal(d.approvals) * 100 / decided).quantize(Decimal("0.01")) if decided else None
+        )
+    out.append(
+        chart(
+            "chart-approval",
+            N_("Approval rate per day, last 30 days, percent"),
+            {},
+            dates,
+            [("approved", N_("Approval rate"), rates)],
+            top=Decimal(100),
+            fmt=lambda v: f"{v:.2f} %",
+        )
+    )
+    out.append(
+        chart(
+            "chart-declines",
+            N_("Decline reasons per day, last 30 days"),
+            {},
+            dates,
+            [
+                (
+                    f"reason-{key.replace('_', '-')}",
+                    label,
+                    [Decimal(getattr(d.declines_by_reason, key)) for d in days],
+                )
+                for key, label in REASONS
+            ],
+            stacked=True,
+            counts=True,
+            fmt=lambda v: f"{int(v)}",
+        )
+    )
+    return out
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def _choice(value: str | None, allowed: Any, default: str) -> str:
+    return value if value in allowed else default
+
+
+def may_edit_estimates(principal: Principal) -> bool:
+    return principal.operator.role in ESTIMATE_ROLES
+
+
+def _tx_link(tab: str, key: str | None, first: str, last: str) -> str | None:
+    if key is None:
+        return None
+    query = {TAB_FILTER[tab]: key, "from": first, "to": last}
+    if tab in ("decline_reason", "client_declines"):
+        query["status"] = "declined"
+    return f"{TRANSACTIONS}?{urlencode(query)}"
+
+
+async def _page(
+    request: Request,
+    db: Session,
+    me: Principal,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    adapter = getattr(request.app.state, "issuer", None)
+    if adapter is None:
+        return render(
+            request,
+            "cards/off.html",
+            {"title": N_("Cards"), "nav": "cards"},
+            status_code=status_code,
+        )
+    q = request.query_params
+    period = cast(Period, _choice(q.get("period"), PERIODS, "today"))
+    tab = _choice(q.get("tab"), TABS, "merchant")
+    now = utcnow()
+    tz = request.app.state.settings.tz
+    found = await overview_service.overview(db, adapter, period, tz, now)
+    treasury.set_gauges(request.app.state.metrics, found.issuer, found.estimates)
+    out = OverviewOut.of(found)
+    days = [DayOut.of(d) for d in await overview_service.daily(db, tz, now, CHART_DAYS)]
+    found_groups = await analytics.breakdown(
+        db,
+        cast(Dimension, tab),
+        lower_bound(out.from_),
+        upper_bound(out.to),
+        BREAKDOWN_LIMIT,
+    )
+    groups = [
+        (GroupOut.of(g), _tx_link(tab, g.key, out.from_, out.to)) for g in found_groups.groups
+    ]
+    sessions = [
+        SessionOut.of(s, email, me.session.id) for s, email in await operators.list_sessions(db, me)
+    ]
+    e = out.estimates
+    form_values = values or {
+        "pending_EUR": e.pending_settlements["EUR"],
+        "pending_USD": e.pending_settlements["USD"],
+        "holds_EUR": e.provider_holds["EUR"],
+        "holds_USD": e.provider_holds["USD"],
+        "runway_days_override": ""
+        if e.runway_days_override is None
+        else str(e.runway_days_override),
+    }
+    notice = N_("Estimates saved.") if q.get("done") == "estimates" else None
+    return render(
+        request,
+        "cards/dashboard.html",
+        {
+            "title": N_("Cards dashboard"),
+            "nav": "cards",
+            "o": out,
+            "period": period,
+            "periods": PERIOD_LABELS,
+            "tab": tab,
+            "tabs": TABS,
+            "groups": groups,
+            "all_tx_url": f"{TRANSACTIONS}?{urlencode({'from': out.from_, 'to': out.to})}",
+            "reasons": REASONS,
+            "charts": charts(days),
+            "sessions": sessions,
+            "can_edit": may_edit_estimates(me),
+            "values": form_values,
+            "error": error,
+            "notice": notice,
+            "currencies": CURRENCIES,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/cards")
+async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
+    return await _page(request, db, me)
+
+
+def _changes(values: dict[str, str]) -> dict[str, Any]:
+    """The form as `save_estimates` takes it (as `PUT .../estimates` gives it): the service
+    checks every value, so its messages are the API's."""
+    override: Any = values["runway_days_override"] or None
+    if override is not None and override.removeprefix("-").isdigit():
+        override = int(override)  # anything else: the service says what is wrong with it
+    return {
+        "pending_settlements": {c: values[f"pending_{c}"] for c in CURRENCIES},
+        "provider_holds": {c: values[f"holds_{c}"] for c in CURRENCIES},
+        "runway_days_override": override,
+    }
+
+
+@router.post("/cards/estimates")
+async def save_estimates(request: Request, db: Session, me: SignedIn) -> Response:
+    form = await checked_form(request, me)
+    operators.require_super_admin(me)  # as PUT /api/v1/admin/analytics/estimates
+    values = {k: form.get(k, "").strip() for k in FORM_FIELDS}
+    try:
+        await treasury.save_estimates(db, _changes(values), actor_of(request, me))
+    except ValidationFailed as exc:
+        page = await _page(request, db, me, values=values, error=exc.message, status_code=400)
+        raise Page(page) from exc
+    return redirect(f"{PATH}?done=estimates#estimates")

@@ -1,0 +1,428 @@
+"""Support desk pages: lookup by id, the global card transactions list, web sign-ups.
+
+The same services and role checks as `/api/v1/admin/lookup`, `/card-transactions` and
+`/web-users` (any signed-in operator); every web-user action goes through
+`web_users.service`, audited with the operator as actor; destructive ones are confirmed first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+
+from paywarden.analytics import service as card_txs
+from paywarden.analytics.repository import TxFilter
+from paywarden.analytics.schemas import TxOut, TxQuery
+from paywarden.console.i18n import N_
+from paywarden.console.web import (
+    PREFIX,
+    ConsoleRoute,
+    NavEntry,
+    Page,
+    SignedIn,
+    actor_of,
+    checked_form,
+    list_query,
+    parse_id,
+    redirect,
+    render,
+)
+from paywarden.kit.errors import InvalidQuery, NotFound
+from paywarden.kit.pagination import Page as ResultPage
+from paywarden.kit.pagination import PageQuery
+from paywarden.kit.time import utcnow
+from paywarden.kit.web import Session
+from paywarden.lookup import service as lookup
+from paywarden.models.cards import DECLINE_REASONS, TX_STATUSES
+from paywarden.web_users import csv_export
+from paywarden.web_users import service as web_users
+from paywarden.web_users.repository import WebUserFilter
+from paywarden.web_users.schemas import WebUserOut, WebUserPatchIn
+
+router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+
+# The APIs behind these pages are open to any signed-in operator: so are the pages.
+NAV = [
+    NavEntry("Cards", "lookup", N_("Lookup"), f"{PREFIX}/lookup", 5),
+    NavEntry(
+        "Cards", "card_transactions", N_("Card transactions"), f"{PREFIX}/card-transactions", 6
+    ),
+    NavEntry("Cards", "web_users", N_("Web users"), f"{PREFIX}/web-users", 7),
+]
+
+API = "/api/v1/admin/"
+
+
+# Lookup
+
+KIND_LABELS = {
+    "client": N_("Client"),
+    "web_user": N_("Web user"),
+    "order": N_("Order"),
+    "ledger_transaction": N_("Ledger transaction"),
+    "card": N_("Card"),
+    "card_transaction": N_("Card transaction"),
+    "topup": N_("Top-up"),
+}
+WORKS = [
+    N_("a client's id or external user id (tg_…, web_…)"),
+    N_("a web user's id or e-mail"),
+    N_("an order's id, deposit address or the tx hash that paid it"),
+    N_("a ledger transaction's id or idempotency key"),
+    N_("a card's id or the issuer's card id"),
+    N_("a card transaction's id or the issuer's transaction id"),
+    N_("a top-up's id"),
+]
+
+
+def _links(kind: str, found_id: uuid.UUID, url: str | None) -> list[tuple[str, str]]:
+    """Where a match opens in the console."""
+    if kind == "client":
+        return [
+            (N_("Open client"), f"{PREFIX}/clients/{found_id}"),
+            (N_("Card transactions"), f"{PREFIX}/card-transactions?client_id={found_id}"),
+        ]
+    if kind == "web_user":
+        return [(N_("Open in web users"), f"{PREFIX}/web-users?" + urlencode({"q": found_id}))]
+    if kind == "order":
+        return [(N_("Open order"), f"{PREFIX}/orders/{found_id}")]
+    if kind == "ledger_transaction":
+        # The API's url is the client's ledger: `/api/v1/admin/clients/<id>/ledger`.
+        parts = (url or "").removeprefix(API).split("/")
+        if len(parts) >= 2 and parts[0] == "clients":
+            return [(N_("Open client"), f"{PREFIX}/clients/{parts[1]}")]
+        return []
+    if kind == "card":  # the API's url is the client's cards: `…/clients/<id>/cards`
+        parts = (url or "").removeprefix(API).split("/")
+        links = [(N_("Card transactions"), f"{PREFIX}/card-transactions?card_id={found_id}")]
+        if len(parts) >= 2 and parts[0] == "clients":
+            links.append((N_("Open client"), f"{PREFIX}/clients/{parts[1]}"))
+        return links
+    if url and url.startswith(API):  # card transactions, top-ups: the console's twin path
+        return [(N_("Open"), PREFIX + "/" + url.removeprefix(API))]
+    return []
+
+
+@router.get("/lookup")
+async def lookup_page(request: Request, db: Session, me: SignedIn) -> Response:
+    term = request.query_params.get("id", "").strip()[:320]
+    matches: list[dict[str, Any]] = []
+    if term:
+        for f in await lookup.find(db, term):
+            matches.append(
+                {
+                    "kind": KIND_LABELS.get(f.type, f.type),
+                    "type": f.type,
+                    "id": str(f.id),
+                    "label": f.label,
+                    "links": _links(f.type, f.id, f.url),
+                }
+            )
+    return render(
+        request,
+        "support_desk/lookup.html",
+        {
+            "title": N_("Lookup"),
+            "nav": "lookup",
+            "term": term,
+            "matches": matches,
+            "works": WORKS,
+        },
+    )
+
+
+# Card transactions
+
+TX_PER_PAGE = 25
+TX_KEYS = ("client_id", "card_id", "status", "decline_reason", "merchant", "mcc", "country")
+TX_ERRORS = {
+    "client_id": N_("“Client id” must be a client's id (a UUID)."),
+    "card_id": N_("“Card id” must be a card's id (a UUID)."),
+    "status": N_("Unknown status."),
+    "decline_reason": N_("Unknown decline reason."),
+    "merchant": N_("“Merchant” must be at most 255 characters."),
+    "mcc": N_("“MCC” must be 4 digits, such as 5411."),
+    "country": N_("“Country” must be 2 letters, such as DE."),
+    "from": N_("“From” must be a date (2026-03-10) or a date and time."),
+    "to": N_("“To” must be a date (2026-03-10) or a date and time."),
+}
+
+
+def _tx_query(values: dict[str, str], page: int) -> tuple[TxQuery, list[str]]:
+    """The API's query from the form; a bad field is left out and said in plain words."""
+    data: dict[str, Any] = {k: v for k, v in values.items() if v}
+    errors: list[str] = []
+    while True:
+        try:
+            return TxQuery.model_validate({**data, "page": page, "limit": TX_PER_PAGE}), errors
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+            bad = {"from" if b == "from_" else b for b in bad}
+            known = [k for k in (*TX_KEYS, "from", "to") if k in bad and k in data]
+            if not known:  # nothing of the form's own: the page number, say
+                page = 1
+                if "page" not in bad:
+                    data = {}
+                continue
+            for key in known:
+                errors.append(TX_ERRORS[key])
+                del data[key]
+
+
+@router.get("/card-transactions")
+async def card_transactions(request: Request, db: Session, me: SignedIn) -> Response:
+    lq = list_query(request, f"{PREFIX}/card-transactions", TX_KEYS, TX_PER_PAGE)
+    # `from`/`to` take what the API takes (dates or date-times), not only the list's days.
+    for key in ("from", "to"):
+        lq.values[key] = request.query_params.get(key, "").strip()
+    q, errors = _tx_query(lq.values, lq.paging.page)
+    lq.errors.extend(errors)
+    f = TxFilter(
+        client_id=q.client_id,
+        card_id=q.card_id,
+        status=q.status,
+        decline_reason=q.decline_reason,
+        merchant=q.merchant,
+        mcc=q.mcc,
+        country=q.country,
+        since=q.since,
+        until=q.until,
+    )
+    try:
+        page = await card_txs.transactions(db, f, q)
+    except InvalidQuery:
+        lq.errors.append(N_("“From” must not be after “To”."))
+        page = ResultPage([], 1, TX_PER_PAGE, 0)
+    return render(
+        request,
+        "support_desk/card_transactions.html",
+        {
+            "title": N_("Card transactions"),
+            "nav": "card_transactions",
+            "rows": [TxOut.of(r) for r in page.items],
+            "statuses": TX_STATUSES,
+            "reasons": DECLINE_REASONS,
+            **lq.page_context(page),
+        },
+    )
+
+
+# Web users
+
+WEB_PER_PAGE = 25
+WEB_STATUSES = ("pending", "active", "disabled")
+WEB_NOTICES = {
+    "linked": N_("The login is linked to the client."),
+    "unlinked": N_("The login is unlinked from its client."),
+    "disabled": N_("The login is disabled and signed out."),
+    "enabled": N_("The login is active again."),
+    "deleted": N_("The login is deleted; its client and ledger stay."),
+}
+
+
+def _web_filter(q: str, status: str) -> WebUserFilter:
+    return WebUserFilter(search=q[:320] or None, status=status if status in WEB_STATUSES else None)
+
+
+@router.get("/web-users")
+async def web_user_list(request: Request, db: Session, me: SignedIn) -> Response:
+    lq = list_query(request, f"{PREFIX}/web-users", ("q", "status"), WEB_PER_PAGE)
+    if lq.values["status"] and lq.values["status"] not in WEB_STATUSES:
+        lq.errors.append(N_("Unknown status."))
+    f = _web_filter(lq.values["q"], lq.values["status"])
+    page = await web_users.search(db, f, lq.paging)
+    kept = {k: v for k, v in lq.values.items() if v}
+    return render(
+        request,
+        "support_desk/web_users.html",
+        {
+            "title": N_("Web users"),
+            "nav": "web_users",
+            "users": [WebUserOut.of(u) for u in page.items],
+            "statuses": WEB_STATUSES,
+            "csv_url": f"{PREFIX}/web-users.csv" + ("?" + urlencode(kept) if kept else ""),
+            "notice": WEB_NOTICES.get(request.query_params.get("done", "")),
+            **lq.page_context(page),
+        },
+    )
+
+
+@router.get("/web-users.csv")
+async def web_user_csv(request: Request, me: SignedIn) -> Response:
+    """Every matching row, the API's `?format=csv` export (cells defused for spreadsheets)."""
+    q = request.query_params
+    f = _web_filter(q.get("q", "").strip(), q.get("status", "").strip())
+    name = f"web-users-{utcnow():%Y%m%d-%H%M%S}.csv"
+    return StreamingResponse(
+        csv_export.rows(request.app.state.db, f),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _web_user(db: Session, web_user_id: str) -> WebUserOut:
+    """One login, found the way the list finds it (by its id)."""
+    wid = parse_id(web_user_id)
+    page = await web_users.search(db, WebUserFilter(search=str(wid)), PageQuery(page=1, limit=10))
+    for u in page.items:
+        if u.id == wid:
+            return WebUserOut.of(u)
+    raise NotFound(N_("This web user does not exist (any more)."))
+
+
+def _back(user: WebUserOut) -> str:
+    return f"{PREFIX}/web-users?" + urlencode({"q": user.email})
+
+
+def _confirm(request: Request, **context: Any) -> Response:
+    return render(request, "support_desk/confirm.html", {"nav": "web_users", **context})
+
+
+def _link_form(
+    request: Request, user: WebUserOut, value: str, error: str | None, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "support_desk/web_user_link.html",
+        {
+            "title": N_("Link a login to a client"),
+            "nav": "web_users",
+            "user": user,
+            "value": value,
+            "error": error,
+            "back": _back(user),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/web-users/{web_user_id}/link")
+async def web_user_link_form(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    user = await _web_user(db, web_user_id)
+    return _link_form(request, user, user.external_user_id or "", None)
+
+
+@router.post("/web-users/{web_user_id}/link")
+async def web_user_link(web_user_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+    form = await checked_form(request, me)
+    user = await _web_user(db, web_user_id)
+    value = form.get("external_user_id", "").strip()
+    try:
+        body = WebUserPatchIn.model_validate({"external_user_id": value})
+    except ValidationError as exc:
+        error = N_(
+            "Enter the bot client's id: tg_ followed by its Telegram user id, e.g. tg_12345."
+        )
+        raise Page(_link_form(request, user, value, error, 400)) from exc
+    try:
+        await web_users.update(db, user.id, body.changes(), actor_of(request, me))
+    except NotFound as exc:
+        error = N_("No bot client has this id. The user must start the bot first.")
+        raise Page(_link_form(request, user, value, error, 404)) from exc
+    return redirect(_back(user) + "&done=linked")
+
+
+def _action_confirm(request: Request, user: WebUserOut, action: str) -> Response:
+    texts = {
+        "unlink": (
+            N_("Unlink this login?"),
+            N_("Unlink %(email)s from %(client)s?"),
+            N_("The login stays; the user no longer reaches that client's wallet and cards."),
+            N_("Unlink"),
+        ),
+        "disable": (
+            N_("Disable this login?"),
+            N_("Disable %(email)s?"),
+            N_("The user is signed out at once and cannot sign in. You can enable it again."),
+            N_("Disable"),
+        ),
+        "delete": (
+            N_("Delete this login?"),
+            N_("Delete %(email)s?"),
+            N_("The login and its sessions go for good; its client and ledger stay."),
+            N_("Delete"),
+        ),
+    }
+    title, question, detail, button = texts[action]
+    return _confirm(
+        request,
+        title=title,
+        question=question,
+        params={"email": user.email, "client": user.external_user_id or ""},
+        detail=detail,
+        action=f"{PREFIX}/web-users/{user.id}/{action}",
+        button=button,
+        cancel=_back(user),
+        user=user,
+    )
+
+
+@router.get("/web-users/{web_user_id}/unlink")
+async def web_user_unlink_confirm(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    return _action_confirm(request, await _web_user(db, web_user_id), "unlink")
+
+
+@router.post("/web-users/{web_user_id}/unlink")
+async def web_user_unlink(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    user = await _web_user(db, web_user_id)
+    await web_users.update(db, user.id, {"external_user_id": None}, actor_of(request, me))
+    return redirect(_back(user) + "&done=unlinked")
+
+
+@router.get("/web-users/{web_user_id}/disable")
+async def web_user_disable_confirm(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    return _action_confirm(request, await _web_user(db, web_user_id), "disable")
+
+
+@router.post("/web-users/{web_user_id}/disable")
+async def web_user_disable(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    user = await _web_user(db, web_user_id)
+    await web_users.update(db, user.id, {"status": "disabled"}, actor_of(request, me))
+    return redirect(_back(user) + "&done=disabled")
+
+
+@router.post("/web-users/{web_user_id}/enable")
+async def web_user_enable(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    user = await _web_user(db, web_user_id)
+    await web_users.update(db, user.id, {"status": "active"}, actor_of(request, me))
+    return redirect(_back(user) + "&done=enabled")
+
+
+@router.get("/web-users/{web_user_id}/delete")
+async def web_user_delete_confirm(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    return _action_confirm(request, await _web_user(db, web_user_id), "delete")
+
+
+@router.post("/web-users/{web_user_id}/delete")
+async def web_user_delete(
+    web_user_id: str, request: Request, db: Session, me: SignedIn
+) -> Response:
+    await checked_form(request, me)
+    user = await _web_user(db, web_user_id)
+    await web_users.delete(db, user.id, actor_of(request, me))
+    return redirect(f"{PREFIX}/web-users?done=deleted")
