@@ -9,12 +9,15 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import (
+    Card,
+    CardTransaction,
     ChainTransfer,
     Client,
     LedgerAccount,
     LedgerPosting,
     LedgerTransaction,
     Order,
+    Topup,
     WebUser,
 )
 
@@ -84,3 +87,40 @@ async def client_of_transaction(
         .where(LedgerPosting.transaction_id == transaction_id, LedgerAccount.client_id.is_not(None))
         .limit(1)
     )
+
+
+async def cards(session: AsyncSession, term: str, as_id: uuid.UUID | None) -> Sequence[Card]:
+    """By id or the issuer's card id (each issuer's ids are unique, so a few rows at most)."""
+    options: list[ColumnElement[bool]] = [Card.issuer_card_id == term]
+    if as_id is not None:
+        options.append(Card.id == as_id)
+    rows = await session.scalars(
+        select(Card).where(or_(*options)).order_by(Card.created_at).limit(PER_KIND)
+    )
+    return rows.all()
+
+
+async def card_transactions(
+    session: AsyncSession, term: str, as_id: uuid.UUID | None
+) -> Sequence[CardTransaction]:
+    """By id or the issuer's transaction id."""
+    options: list[ColumnElement[bool]] = [CardTransaction.issuer_transaction_id == term]
+    if as_id is not None:
+        options.append(CardTransaction.id == as_id)
+    rows = await session.scalars(
+        select(CardTransaction)
+        .where(or_(*options))
+        .order_by(CardTransaction.created_at.desc())
+        .limit(PER_KIND)
+    )
+    return rows.all()
+
+
+async def topups(session: AsyncSession, as_id: uuid.UUID | None) -> Sequence[Topup]:
+    """By id, or by the id of the order that pays it."""
+    if as_id is None:
+        return []
+    rows = await session.scalars(
+        select(Topup).where(or_(Topup.id == as_id, Topup.order_id == as_id)).limit(PER_KIND)
+    )
+    return rows.all()

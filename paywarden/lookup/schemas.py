@@ -14,7 +14,9 @@ class LookupQuery(RequestModel):
 
 
 class LookupResult(BaseModel):
-    type: Literal["client", "web_user", "order", "ledger_transaction"]
+    type: Literal[
+        "client", "web_user", "order", "ledger_transaction", "card", "card_transaction", "topup"
+    ]
     id: uuid.UUID
     label: str
     url: str | None

@@ -12,13 +12,14 @@ from paywarden.kit.errors import InvalidQuery
 from paywarden.kit.money import format_usdt
 from paywarden.kit.time import iso
 from paywarden.lookup import repository as repo
+from paywarden.plans.amounts import format_cents
 
 ADMIN = "/api/v1/admin"
 
 
 @dataclass(frozen=True)
 class Found:
-    type: str  # client | web_user | order | ledger_transaction
+    type: str  # client | web_user | order | ledger_transaction | card | card_transaction | topup
     id: uuid.UUID
     label: str
     url: str | None  # the admin API path of the thing (None: it has none)
@@ -34,7 +35,8 @@ def _as_uuid(term: str) -> uuid.UUID | None:
 async def find(db: AsyncSession, text: str) -> list[Found]:
     """Clients by id or external_user_id; web users by id, email or linked external_user_id;
     orders by id, deposit address or the tx hash that paid them; ledger transactions by id
-    or idempotency key. Empty text: 400 INVALID_QUERY."""
+    or idempotency key; cards by id or issuer card id; card transactions by id or issuer
+    transaction id; top-ups by id or their order's id. Empty text: 400 INVALID_QUERY."""
     term = text.strip()
     if not term:
         raise InvalidQuery("Invalid query parameters: id must not be empty")
@@ -54,4 +56,14 @@ async def find(db: AsyncSession, text: str) -> list[Found]:
         client_id = await repo.client_of_transaction(db, t.id)
         url = f"{ADMIN}/clients/{client_id}/ledger" if client_id else None
         found.append(Found("ledger_transaction", t.id, f"{t.kind} · {iso(t.created_at)}", url))
+    for card in await repo.cards(db, term, as_id):
+        label = f"{card.currency} card ··{card.last4 or '----'} · {card.status}"
+        found.append(Found("card", card.id, label, f"{ADMIN}/clients/{card.client_id}/cards"))
+    for tx in await repo.card_transactions(db, term, as_id):
+        label = f"{format_cents(tx.amount)} {tx.currency} · {tx.merchant or '—'} · {tx.status}"
+        url = f"{ADMIN}/card-transactions?card_id={tx.card_id}"
+        found.append(Found("card_transaction", tx.id, label, url))
+    for t in await repo.topups(db, as_id):
+        label = f"top-up {format_usdt(t.amount_usdt)} USDT · {t.status}"
+        found.append(Found("topup", t.id, label, f"{ADMIN}/orders/{t.order_id}"))
     return found

@@ -132,3 +132,45 @@ async def test_an_empty_or_missing_id_is_invalid_query(admin_client: httpx.Async
         assert response.json()["code"] == "INVALID_QUERY"
     long = await admin_client.get(URL, params={"id": "x" * 400})
     assert (long.status_code, long.json()["code"]) == (400, "INVALID_QUERY")
+
+
+async def test_cards_and_card_transactions_by_our_ids_and_the_issuers(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    from tests.analytics.test_card_transactions import create_card, create_tx
+    from tests.clients.test_auth import make_client
+
+    ann = await make_client(db, "tg_9003")
+    card = await create_card(db, ann)
+    tx = await create_tx(db, card, amount=1250, merchant="Book Shop", status="approved")
+    by_issuer = await lookup(admin_client, card.issuer_card_id)
+    assert kinds(by_issuer) == [("card", str(card.id))]
+    assert by_issuer[0]["label"] == "EUR card ··4242 · active"
+    assert by_issuer[0]["url"] == f"/api/v1/admin/clients/{ann.id}/cards"
+    assert await lookup(admin_client, str(card.id)) == by_issuer
+    [found] = await lookup(admin_client, tx.issuer_transaction_id)
+    assert (found["type"], found["id"]) == ("card_transaction", str(tx.id))
+    assert found["label"] == "12.50 EUR · Book Shop · approved"
+    assert found["url"] == f"/api/v1/admin/card-transactions?card_id={card.id}"
+    assert await lookup(admin_client, str(tx.id)) == [found]
+    listed = await admin_client.get(found["url"])
+    assert [row["id"] for row in listed.json()["data"]] == [str(tx.id)]
+
+
+async def test_a_topup_by_its_id_and_its_orders(
+    app: FastAPI, admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    from tests.clients.test_auth import make_client
+    from tests.topups.helpers import create_topup, topup_row
+
+    ann = await make_client(db, "tg_9004")
+    created = await create_topup(app, ann.id, 25_000_000)
+    row = await topup_row(db, created.topup.id)
+    found = await lookup(admin_client, str(row.id))
+    assert ("topup", str(row.id)) in kinds(found)
+    [topup] = [r for r in found if r["type"] == "topup"]
+    assert topup["label"] == "top-up 25.000000 USDT · pending"
+    assert topup["url"] == f"/api/v1/admin/orders/{row.order_id}"
+    by_order = kinds(await lookup(admin_client, str(row.order_id)))
+    assert ("topup", str(row.id)) in by_order
+    assert ("order", str(row.order_id)) in by_order
