@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from paywarden.console import i18n
 from paywarden.console.web import usdt
 
 WIDTH, HEIGHT = 720, 280
@@ -72,7 +73,7 @@ def revenue_chart(days: list[tuple[str, str]]) -> Chart:
     bars = []
     for i, ((day, value), amount) in enumerate(zip(days, amounts, strict=True)):
         h = float(amount / top) * plot_h if top else 0.0
-        label = date.fromisoformat(day).strftime("%a %d %b")
+        label = i18n.format_day(date.fromisoformat(day))
         bars.append(
             Bar(
                 x=round(LEFT + i * slot + slot * 0.15, 2),

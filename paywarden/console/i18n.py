@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -195,6 +195,15 @@ def format_amount(amount: Decimal, decimals: int) -> str:
 
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return format_decimal(amount, format=pattern, locale=current_language(), group_separator=True)
+
+
+def format_day(day: date) -> str:
+    """A chart's day label: `Sun 29 Nov` in English, `вс 29 нояб.` in Russian."""
+    if current_language() == "en":
+        return day.strftime("%a %d %b")
+    from babel.dates import format_date
+
+    return format_date(day, "EEE d MMM", locale=current_language())
 
 
 def format_when(moment: datetime) -> str:

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from paywarden.audit.context import Actor
 from paywarden.console import i18n
@@ -130,6 +131,12 @@ class CsrfRefused(AppError):
     )
 
 
+SERVER_ERROR = i18n.N_(
+    "Something failed on our side and nothing was changed. Try again; if it happens again, "
+    "tell an administrator."
+)
+
+
 class ConsoleRoute(DbRoute):
     """A DbRoute whose errors become pages: sign-in redirects, 403/404 pages, form errors."""
 
@@ -162,6 +169,12 @@ class ConsoleRoute(DbRoute):
                 return error_page(request, exc.status, exc.message, headers=exc.headers)
             except RequestValidationError:
                 return error_page(request, 400, i18n.N_("The request was not understood."))
+            except HTTPException:
+                raise  # the framework's own answers (405, …) stay as they are
+            except Exception:
+                # The DbRoute has rolled back: nothing was changed. The log keeps the traceback.
+                log.exception("console_error", path=request.url.path)
+                return error_page(request, 500, SERVER_ERROR)
 
         return console
 

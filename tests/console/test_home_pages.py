@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from paywarden.config import Settings
 from paywarden.kit.db import Database
@@ -76,3 +77,27 @@ async def test_an_unknown_console_path_is_a_page_not_json(
     assert anonymous.headers["content-type"].startswith("text/html")
     assert 'class="side"' not in anonymous.text
     assert (await client.get("/admin/static/console.css")).status_code == 200
+
+
+async def test_an_unexpected_error_is_a_page_and_changes_nothing(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    """A real fault inside a console page (a table gone from under it): the DbRoute rolls back,
+    the operator gets the console's 500 page in its frame, never the API's JSON or the error."""
+    async with db.transaction() as session:
+        await session.execute(
+            text("ALTER TABLE order_daily_stats RENAME TO order_daily_stats_away")
+        )
+    try:
+        response = await admin_client.get("/admin")
+    finally:
+        async with db.transaction() as session:
+            await session.execute(
+                text("ALTER TABLE order_daily_stats_away RENAME TO order_daily_stats")
+            )
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Something failed on our side and nothing was changed" in response.text
+    assert 'class="side"' in response.text
+    assert "order_daily_stats" not in response.text
+    assert (await admin_client.get("/admin")).status_code == 200

@@ -176,3 +176,17 @@ def test_catalogs_compile(lang: str) -> None:
     i18n.compile_catalogs()
     assert i18n.mo_path(lang).exists()
     assert i18n.mo_path(lang).stat().st_mtime >= i18n.po_path(lang).stat().st_mtime
+
+
+def test_chart_day_labels_follow_the_language() -> None:
+    from datetime import date
+
+    from paywarden.console import i18n
+
+    day = date(2026, 11, 29)
+    assert i18n.format_day(day) == "Sun 29 Nov"
+    token = i18n.activate("ru")
+    try:
+        assert i18n.format_day(day) == "вс 29 нояб."
+    finally:
+        i18n.deactivate(token)
