@@ -415,6 +415,7 @@ def analytics_check() -> None:
 def analytics_rebuild() -> None:
     """Recompute the rollup from the rows: after a bulk load, or when `analytics check` finds a
     difference. Writers wait while it runs (seconds for millions of rows)."""
+    from paywarden.audit import service as audit
     from paywarden.card_stats import service as card_stats
 
     settings = _settings()
@@ -422,9 +423,11 @@ def analytics_rebuild() -> None:
     async def main() -> int:
         db = database(settings)
         try:
-            async with db.transaction() as session:
+            async with db.transaction() as session:  # an operator's action: audited, as `cli`
                 await card_stats.rebuild(session)
-                return len(await card_stats.as_stored(session))
+                buckets = len(await card_stats.as_stored(session))
+                audit.record(session, CLI, "analytics.rebuild", details={"buckets": buckets})
+                return buckets
         finally:
             await db.dispose()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from paywarden.kit.db import Database
+from paywarden.models import AuditEntry
 from tests.card_stats.test_rollup import mixed_writes
 from tests.test_cli import run_cli
 
@@ -28,5 +29,13 @@ async def test_check_finds_a_drifted_rollup_and_rebuild_mends_it(
 
     code, out = await run_cli(database_url, "analytics", "rebuild")
     assert code == 0, out
+    async with db.transaction() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "analytics.rebuild")
+            )
+        )
+    assert [e.actor for e in entries] == ["cli"]
+    assert entries[0].details["buckets"] > 0
     code, out = await run_cli(database_url, "analytics", "check")
     assert code == 0, out
