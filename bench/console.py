@@ -48,13 +48,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
-from paywarden.kit.db import Database
-from paywarden.kit.security import hash_password
-from paywarden.models import Operator
 from paywarden.models.cards import Card, CardTransaction, IssuerEvent
 from paywarden.models.clients import Client
 from paywarden.models.ledger import LedgerAccount, LedgerPosting, LedgerTransaction
@@ -63,8 +59,8 @@ from paywarden.models.subscriptions import Subscription
 from paywarden.models.web_users import WebUser
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_operator import BenchOperator, time_gets
 from order_create import (  # the sibling benchmark's server plumbing
-    BENCH_KEYS,
     BIN,
     ServerConfig,
     fill_address_pool,
@@ -76,9 +72,7 @@ from order_create import (  # the sibling benchmark's server plumbing
     wait_ready,
 )
 
-EMAIL = "bench-console@example.com"
-PASSWORD = "benchmark passphrase"
-SECRET = pyotp.random_base32()  # the operator's TOTP secret, stored encrypted
+OPERATOR = BenchOperator("bench-console@example.com")
 TARGET_P95_MS = 200.0
 DAYS = 30
 CARDS_PER_CLIENT = 2
@@ -129,6 +123,9 @@ def pages(client_id: uuid.UUID) -> tuple[str, ...]:
         "/admin",
         "/admin/cards",
         "/admin/cards?period=30d",
+        # The dashboard's tabs, loaded by htmx once it is shown (the costly read: 30 days grouped).
+        "/admin/cards/breakdown?period=30d",
+        "/admin/cards/breakdown?period=30d&tab=client_volume",
         "/admin/clients",
         "/admin/clients?q=tg_5000",
         f"/admin/clients/{client_id}",
@@ -507,48 +504,7 @@ def cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[bool, str]:
     return done.returncode == 0, output[-1] if output else ""
 
 
-async def create_operator(url: str) -> None:
-    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
-    try:
-        async with db.transaction() as session:
-            session.add(
-                Operator(
-                    email=EMAIL,
-                    password_hash=hash_password(PASSWORD),
-                    role="operator",
-                    totp_secret=BENCH_KEYS.encrypt(SECRET),  # encrypted at rest
-                    totp_enabled=True,
-                )
-            )
-    finally:
-        await db.dispose()
-
-
 # ---- the timing ---------------------------------------------------------------------------
-
-
-async def sign_in(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/admin/auth/login",
-        json={"email": EMAIL, "password": PASSWORD, "totp_code": pyotp.TOTP(SECRET).now()},
-    )
-    assert response.status_code == 200, response.text
-    assert "admin_token" in client.cookies
-
-
-async def time_gets(
-    client: httpx.AsyncClient, path: str, requests: int, warmup: int
-) -> list[float]:
-    for _ in range(warmup):
-        response = await client.get(path)
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-    timings = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = await client.get(path)
-        timings.append(time.perf_counter() - started)
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-    return timings
 
 
 async def measure(
@@ -557,7 +513,7 @@ async def measure(
     results: dict[str, list[float]] = {}
     width = max(len(p) for p in paths)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        await sign_in(client)
+        await OPERATOR.sign_in(client)
         found = "tg_5000" in (await client.get("/admin/clients?q=tg_5000")).text
         print(f"/admin/clients?q=tg_5000 shows tg_5000: {'yes' if found else 'no'}", flush=True)
         for path in paths:
@@ -605,7 +561,7 @@ async def main(args: argparse.Namespace) -> None:
             ok, last = await asyncio.to_thread(cli, env, cwd, *what)
             took = time.perf_counter() - started
             print(f"paywarden {' '.join(what)} ({took:.1f} s): {'ok' if ok else 'FAILED ' + last}")
-        await create_operator(url)
+        await OPERATOR.create(url)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         with running_server(env, cwd, port, workers=1) as server:

@@ -70,6 +70,11 @@ def period_days(period: Period, today: date) -> tuple[date, date]:
             return today.replace(day=1), today
 
 
+def period_bounds(period: Period, tz: ZoneInfo, now: datetime) -> tuple[date, date]:
+    """`period_days` of the report zone's today at `now`."""
+    return period_days(period, stats.local_day(now, tz))
+
+
 def _sum(days: Sequence[Day], *measures: str) -> PerCurrency:
     return {c: sum(d.by_currency[c][m] for d in days for m in measures) for c in WALLET_CURRENCIES}
 
@@ -144,7 +149,7 @@ async def overview(
     now: datetime,
 ) -> Overview:
     today = stats.local_day(now, tz)
-    first, last = period_days(period, today)
+    first, last = period_bounds(period, tz, now)
     start = min(first, today.replace(day=1), today - timedelta(days=2))
     days = await stats.days(db, tz, start, today)
     status = await treasury.issuer_status(db, adapter, now)

@@ -4,8 +4,7 @@ breakdown tabs of card transactions, and the operators' estimates form (`PUT ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -17,6 +16,7 @@ from paywarden.analytics.overview import PERIODS, Period
 from paywarden.analytics.overview_schemas import DayOut, OverviewOut
 from paywarden.analytics.repository import Dimension
 from paywarden.analytics.schemas import GroupOut, lower_bound, upper_bound
+from paywarden.console.charts import SeriesChart, series_chart
 from paywarden.console.i18n import N_
 from paywarden.console.web import (
     PREFIX,
@@ -79,154 +79,10 @@ REASONS = (
 FORM_FIELDS = ("pending_EUR", "pending_USD", "holds_EUR", "holds_USD", "runway_days_override")
 
 
-# --- charts: server-rendered SVG, a <title> per mark ---------------------------------------------
-
-# Drawn at about a phone's width, so that its 10 px labels stay readable at 390 px.
-WIDTH, HEIGHT = 360, 200
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 10, 24
-TICKS = 4
-
-
-@dataclass(frozen=True)
-class Mark:
-    x: float
-    y: float
-    width: float
-    height: float
-    css: str  # the series' class (its colour)
-    day: str  # shown on hover with the series' label and the value
-    label: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Label:
-    x: float
-    y: float
-    text: str
-
-
-@dataclass(frozen=True)
-class Chart:
-    id: str
-    title: str
-    title_args: dict[str, str]
-    width: int
-    height: int
-    left: int
-    top: int
-    right_x: int
-    bottom_y: int
-    marks: list[Mark]
-    ticks: list[Label]
-    days: list[Label]
-    legend: list[tuple[str, str]]  # (class, label)
-    empty: bool
-
-
-def _nice_ceiling(value: Decimal) -> Decimal:
-    if value <= 0:
-        return Decimal(1)
-    exponent = value.adjusted()
-    for base in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
-        candidate = base.scaleb(exponent)
-        if candidate >= value:
-            return candidate
-    return Decimal(10).scaleb(exponent)
-
-
-def _short(value: Decimal) -> str:
-    if value == value.to_integral_value():
-        return f"{int(value):,}"
-    return f"{value.normalize():,f}"
-
-
-def chart(
-    id_: str,
-    title: str,
-    title_args: dict[str, str],
-    dates: list[str],
-    series: list[tuple[str, str, list[Decimal | None]]],
-    *,
-    stacked: bool = False,
-    top: Decimal | None = None,
-    counts: bool = False,
-    fmt: Any = _short,
-) -> Chart:
-    """Bars per day: `series` as (class, label, one value per day; None: nothing to show),
-    side by side or `stacked`; `top` fixes the scale (100 for a rate)."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    bottom_y = TOP + plot_h
-    if stacked:
-        highest = max(
-            (sum((s[2][i] or Decimal(0)) for s in series) for i in range(len(dates))),
-            default=Decimal(0),
-        )
-    else:
-        highest = max((v for s in series for v in s[2] if v is not None), default=Decimal(0))
-    if top is not None:
-        scale = top
-    elif counts:  # whole numbers on every tick
-        step = max(
-            Decimal(1), _nice_ceiling(Decimal(highest) / TICKS).to_integral_value(ROUND_CEILING)
-        )
-        scale = step * TICKS
-    else:
-        scale = _nice_ceiling(Decimal(highest))
-    slot = plot_w / max(1, len(dates))
-    marks: list[Mark] = []
-    for i, day in enumerate(dates):
-        x0 = LEFT + i * slot + slot * 0.1
-        inner = slot * 0.8
-        base = float(bottom_y)
-        for n, (css, label, values) in enumerate(series):
-            value = values[i]
-            if value is None:
-                continue
-            h = float(value / scale) * plot_h if scale else 0.0
-            if stacked:
-                x, w, y = x0, inner, base - h
-                base -= h
-            else:
-                w = inner / len(series)
-                x, y = x0 + n * w, bottom_y - h
-            marks.append(
-                Mark(
-                    round(x, 2), round(y, 2), round(w, 2), round(h, 2), css, day, label, fmt(value)
-                )
-            )
-    ticks = [
-        Label(LEFT - 6, round(bottom_y - plot_h * i / TICKS + 4, 2), _short(scale * i / TICKS))
-        for i in range(TICKS + 1)
-    ]
-    day_labels = [
-        Label(round(LEFT + i * slot + slot / 2, 2), bottom_y + 16, day[5:])
-        for i, day in enumerate(dates)
-        if i % 5 == (len(dates) - 1) % 5
-    ]
-    empty = all(not v for s in series for v in s[2])
-    return Chart(
-        id=id_,
-        title=title,
-        title_args=title_args,
-        width=WIDTH,
-        height=HEIGHT,
-        left=LEFT,
-        top=TOP,
-        right_x=WIDTH - RIGHT,
-        bottom_y=bottom_y,
-        marks=marks,
-        ticks=ticks,
-        days=day_labels,
-        legend=[(css, label) for css, label, _ in series],
-        empty=empty,
-    )
-
-
-def charts(days: list[DayOut]) -> list[Chart]:
+def charts(days: list[DayOut]) -> list[SeriesChart]:
     dates = [d.date for d in days]
     out = [
-        chart(
+        series_chart(
             f"chart-flow-{c.lower()}",
             N_("Money flow, last 30 days (%(currency)s): top-ups vs spend"),
             {"currency": c},
@@ -246,7 +102,7 @@ def charts(days: list[DayOut]) -> list[Chart]:
             (Decimal(d.approvals) * 100 / decided).quantize(Decimal("0.01")) if decided else None
         )
     out.append(
-        chart(
+        series_chart(
             "chart-approval",
             N_("Approval rate per day, last 30 days, percent"),
             {},
@@ -257,7 +113,7 @@ def charts(days: list[DayOut]) -> list[Chart]:
         )
     )
     out.append(
-        chart(
+        series_chart(
             "chart-declines",
             N_("Decline reasons per day, last 30 days"),
             {},
@@ -324,16 +180,6 @@ async def _page(
     treasury.set_gauges(request.app.state.metrics, found.issuer, found.estimates)
     out = OverviewOut.of(found)
     days = [DayOut.of(d) for d in await overview_service.daily(db, tz, now, CHART_DAYS)]
-    found_groups = await analytics.breakdown(
-        db,
-        cast(Dimension, tab),
-        lower_bound(out.from_),
-        upper_bound(out.to),
-        BREAKDOWN_LIMIT,
-    )
-    groups = [
-        (GroupOut.of(g), _tx_link(tab, g.key, out.from_, out.to)) for g in found_groups.groups
-    ]
     sessions = [
         SessionOut.of(s, email, me.session.id) for s, email in await operators.list_sessions(db, me)
     ]
@@ -358,9 +204,6 @@ async def _page(
             "period": period,
             "periods": PERIOD_LABELS,
             "tab": tab,
-            "tabs": TABS,
-            "groups": groups,
-            "all_tx_url": f"{TRANSACTIONS}?{urlencode({'from': out.from_, 'to': out.to})}",
             "reasons": REASONS,
             "charts": charts(days),
             "sessions": sessions,
@@ -377,6 +220,35 @@ async def _page(
 @router.get("/cards")
 async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
     return await _page(request, db, me)
+
+
+@router.get("/cards/breakdown")
+async def breakdown(request: Request, db: Session, me: SignedIn) -> Response:
+    """The dashboard's "Global webhook transactions" tabs. Grouping a month of transactions is
+    the dashboard's one costly read, so the dashboard loads it with htmx after it is shown; the
+    same URL without htmx is a page of its own (the link the dashboard offers without JS)."""
+    q = request.query_params
+    period = cast(Period, _choice(q.get("period"), PERIODS, "today"))
+    tab = _choice(q.get("tab"), TABS, "merchant")
+    first, last = (
+        d.isoformat()
+        for d in overview_service.period_bounds(period, request.app.state.settings.tz, utcnow())
+    )
+    found = await analytics.breakdown(
+        db, cast(Dimension, tab), lower_bound(first), upper_bound(last), BREAKDOWN_LIMIT
+    )
+    context = {
+        "title": N_("Global webhook transactions (support / anti-fraud)"),
+        "nav": "cards",
+        "period": period,
+        "periods": PERIOD_LABELS,
+        "tab": tab,
+        "tabs": TABS,
+        "groups": [(GroupOut.of(g), _tx_link(tab, g.key, first, last)) for g in found.groups],
+        "all_tx_url": f"{TRANSACTIONS}?{urlencode({'from': first, 'to': last})}",
+    }
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(request, "cards/_breakdown.html" if fragment else "cards/breakdown.html", context)
 
 
 def _changes(values: dict[str, str]) -> dict[str, Any]:

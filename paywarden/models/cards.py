@@ -107,7 +107,19 @@ class CardTransaction(Base):
         CheckConstraint("amount >= 0 AND merchant_amount >= 0", name="amounts"),
         Index("ix_card_transactions_card_created", "card_id", "created_at"),
         Index("ix_card_transactions_client_created", "client_id", "created_at"),
-        Index("ix_card_transactions_created_at", "created_at"),
+        # created_at first, then every column the dashboard's breakdown reads (0015).
+        Index(
+            "ix_card_transactions_created_breakdown",
+            "created_at",
+            "status",
+            "currency",
+            "amount",
+            "settled_amount",
+            "merchant",
+            "mcc",
+            "decline_reason",
+            "client_id",
+        ),
         Index("ix_card_transactions_status", "status"),
         Index("ix_card_transactions_merchant", "merchant"),
     )

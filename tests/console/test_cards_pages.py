@@ -30,6 +30,7 @@ from tests.factories import TestOperator, create_operator, sign_in
 from tests.issuer.stack import IssuerStack, running_stack
 
 PAGE = "/admin/cards"
+BREAKDOWN = "/admin/cards/breakdown"
 SAVE = "/admin/cards/estimates"
 OVERVIEW = "/api/v1/admin/analytics/overview"
 
@@ -208,7 +209,7 @@ async def test_each_tab(
     stack: IssuerStack, shop: dict[str, Any], tab: str, rows: list[str]
 ) -> None:
     async with signed_in(stack) as client:
-        page = (await client.get(PAGE, params={"tab": tab})).text
+        page = (await client.get(BREAKDOWN, params={"tab": tab})).text
     table = page[page.index('id="breakdown"') : page.index("</table>")]
     labels = re.findall(r'<a href="(/admin/card-transactions\?[^"]*)">([^<]*)</a>', table)
     assert sorted(label for _, label in labels) == sorted(rows)
@@ -223,12 +224,44 @@ async def test_each_tab(
         elif tab == "decline_reason":
             assert f"decline_reason={label}" in link
             assert "status=declined" in link
-    assert re.search(rf'href="/admin/cards\?period=today&amp;tab={tab}[^"]*" aria-current', page)
+    assert re.search(
+        rf'href="/admin/cards/breakdown\?period=today&amp;tab={tab}"[^>]*aria-current', page
+    )
+
+
+async def test_the_dashboard_loads_the_tabs_after_it_is_shown(
+    stack: IssuerStack, shop: dict[str, Any]
+) -> None:
+    """Grouping a month of transactions is the costly read: the dashboard asks for it with htmx
+    (and offers the page of its own without JS); htmx gets the fragment, a browser the page."""
+    async with signed_in(stack) as client:
+        page = (await client.get(PAGE, params={"period": "7d", "tab": "mcc"})).text
+        fragment = await client.get(
+            BREAKDOWN, params={"period": "7d", "tab": "mcc"}, headers={"HX-Request": "true"}
+        )
+        whole = await client.get(BREAKDOWN, params={"period": "7d", "tab": "mcc"})
+        unknown = await client.get(BREAKDOWN, params={"period": "year", "tab": "nope"})
+    box = re.search(r'<div id="breakdown-box" hx-get="([^"]+)" hx-trigger="load"', page)
+    assert box
+    assert html.unescape(box.group(1)) == f"{BREAKDOWN}?period=7d&tab=mcc"
+    assert 'id="breakdown"' not in page
+    assert f'<a href="{box.group(1)}" id="breakdown-link">' in page  # inside <noscript>
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert 'id="breakdown"' in fragment.text
+    assert "5311" in fragment.text
+    assert whole.status_code == 200
+    assert "<html" in whole.text
+    assert 'id="breakdown"' in whole.text
+    assert 'id="period-switch"' in whole.text
+    # Unknown choices are today's merchants, never an error.
+    assert unknown.status_code == 200
+    assert re.search(r'tab=merchant"[^>]*aria-current', unknown.text)
 
 
 async def test_an_empty_tab_says_what_to_do(stack: IssuerStack) -> None:
     async with signed_in(stack) as client:
-        page = (await client.get(PAGE)).text
+        page = (await client.get(BREAKDOWN)).text
     assert 'id="breakdown-empty"' in page
     assert "Pick a longer period" in page
 
@@ -404,8 +437,15 @@ async def test_a_phone_reads_it_without_sideways_scrolling(
             for tab in ("merchant", "client_volume"):
                 await page.goto(f"{stack.url}{PAGE}?tab={tab}")
                 assert await page.locator("#chart-approval svg").is_visible()
+                # htmx brings the tab's table into the dashboard after it is shown.
+                await page.locator("#breakdown").wait_for(state="attached")
+                assert await page.locator("#breakdown-loading").count() == 0
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= PHONE["width"], tab
+            # A tab swaps the table in place: the dashboard stays, the tab becomes current.
+            await page.click("#tabs >> text=MCC")
+            await page.locator('#tabs a[aria-current="page"]:has-text("MCC")').wait_for()
+            assert page.url.endswith(f"{PAGE}?tab=client_volume")
             await page.set_viewport_size({"width": 1440, "height": 900})
             assert await page.evaluate("document.documentElement.scrollWidth") <= 1440
         finally:

@@ -107,6 +107,7 @@ ANY_OPERATOR = {
     ("POST", "/admin/web-users/{web_user_id}/delete"),
     ("GET", "/admin/gateway"),
     ("GET", "/admin/cards"),
+    ("GET", "/admin/cards/breakdown"),
     ("GET", "/admin/merchants"),
     ("GET", "/admin/merchants/new"),
     ("POST", "/admin/merchants/new"),
