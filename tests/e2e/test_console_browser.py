@@ -148,6 +148,14 @@ async def test_console_on_a_phone(live_server: str, browser: Browser, db: Databa
         await page.goto(f"{live_server}/admin/gateway")
         await expect(page.locator("#revenue svg")).to_be_visible()
         await _no_sideways_scroll(page, PHONE["width"])
+        # The menu is folded to one line naming the page, so the page starts near the top.
+        await expect(page.locator("#menu summary")).to_contain_text("Dashboard")
+        main_top = await page.evaluate(
+            "document.getElementById('main').getBoundingClientRect().top"
+        )
+        assert main_top < 200, main_top
+        await expect(page.locator("#sign-out")).to_be_hidden()
+        await page.click("#menu summary")
         await page.click("#sign-out")
         await expect(page.locator("h1")).to_have_text("Sign in")
         await expect(page.locator(".notice")).to_have_text("You are signed out.")
