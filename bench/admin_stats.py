@@ -21,16 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pyotp
 from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 from paywarden.kit.db import Database
-from paywarden.kit.security import hash_password
-from paywarden.models import Operator
 from paywarden.orders.repository import rebuild_daily
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_operator import BenchOperator, time_gets
 from order_create import (  # the sibling benchmark's server plumbing
     BENCH_KEYS,
     ServerConfig,
@@ -45,9 +43,7 @@ from order_create import (  # the sibling benchmark's server plumbing
     wait_ready,
 )
 
-EMAIL = "bench-ops@example.com"
-PASSWORD = "benchmark passphrase"
-SECRET = pyotp.random_base32()  # the operator's TOTP secret, set straight in the database
+OPERATOR = BenchOperator("bench-ops@example.com")
 DAYS = 180
 WARMUP = 30
 TARGET_P95_MS = 50.0
@@ -117,42 +113,13 @@ async def load_orders(url: str, rows: int) -> float:
         async with db.transaction() as session:
             await rebuild_daily(session)
         async with db.transaction() as session:
-            session.add(
-                Operator(
-                    email=EMAIL,
-                    password_hash=hash_password(PASSWORD),
-                    role="operator",
-                    totp_secret=BENCH_KEYS.encrypt(SECRET),  # encrypted at rest
-                    totp_enabled=True,
-                )
-            )
+            session.add(OPERATOR.row())
         async with db.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE"))  # steady state: autovacuum stays quiet
     finally:
         await db.dispose()
     return time.perf_counter() - started
-
-
-async def sign_in(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/admin/auth/login",
-        json={"email": EMAIL, "password": PASSWORD, "totp_code": pyotp.TOTP(SECRET).now()},
-    )
-    assert response.status_code == 200, response.text
-    assert "admin_token" in client.cookies
-
-
-async def time_gets(client: httpx.AsyncClient, path: str, requests: int) -> list[float]:
-    for _ in range(WARMUP):
-        assert (await client.get(path)).status_code == 200
-    timings = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = await client.get(path)
-        timings.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-    return timings
 
 
 async def one_run(rows: int, requests: int, address_pool: int) -> Timings:
@@ -172,14 +139,16 @@ async def one_run(rows: int, requests: int, address_pool: int) -> Timings:
             with running_server(env, cwd, port, workers=1) as server:
                 await wait_ready(base_url, server, cwd / "server.log")
                 async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-                    await sign_in(client)
+                    await OPERATOR.sign_in(client)
                     shown = (await client.get("/api/v1/admin/stats")).json()
                     count = shown["total"]["order_count"]
                     print(f"stats total.order_count = {count:,} (rows in orders: {rows:,})")
                     assert count == rows, shown
                     return Timings(
-                        stats=await time_gets(client, "/api/v1/admin/stats", requests),
-                        daily=await time_gets(client, "/api/v1/admin/stats/daily", requests),
+                        stats=await time_gets(client, "/api/v1/admin/stats", requests, WARMUP),
+                        daily=await time_gets(
+                            client, "/api/v1/admin/stats/daily", requests, WARMUP
+                        ),
                     )
 
 

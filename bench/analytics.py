@@ -55,15 +55,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import pyotp
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from paywarden.kit.db import Database
-from paywarden.kit.security import hash_password
-from paywarden.models import Operator
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_operator import BenchOperator, time_gets
 from order_create import (  # the sibling benchmark's server plumbing
     BENCH_KEYS,
     BIN,
@@ -80,9 +78,7 @@ from order_create import (  # the sibling benchmark's server plumbing
 )
 
 DATABASE = "paywarden_bench_analytics"
-EMAIL = "bench-analytics@example.com"
-PASSWORD = "benchmark passphrase"
-SECRET = pyotp.random_base32()  # the operator's TOTP secret, stored encrypted
+OPERATOR = BenchOperator("bench-analytics@example.com")
 WARMUP = 20
 TARGET_P95_MS = 100.0
 DAYS = 90
@@ -769,23 +765,6 @@ def rebuild_with_cli(env: dict[str, str], cwd: Path) -> str:
     return "paywarden analytics rebuild"
 
 
-async def create_operator(url: str) -> None:
-    db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
-    try:
-        async with db.transaction() as session:
-            session.add(
-                Operator(
-                    email=EMAIL,
-                    password_hash=hash_password(PASSWORD),
-                    role="operator",
-                    totp_secret=BENCH_KEYS.encrypt(SECRET),  # encrypted at rest
-                    totp_enabled=True,
-                )
-            )
-    finally:
-        await db.dispose()
-
-
 # ---- the timing ---------------------------------------------------------------------------
 
 
@@ -794,28 +773,6 @@ def endpoints_exist() -> bool:
     that a run can start while they are being written; the server starts once they are)."""
     package = Path(__file__).parent.parent / "paywarden" / "analytics"
     return any("analytics/overview" in p.read_text() for p in package.glob("*.py"))
-
-
-async def sign_in(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/admin/auth/login",
-        json={"email": EMAIL, "password": PASSWORD, "totp_code": pyotp.TOTP(SECRET).now()},
-    )
-    assert response.status_code == 200, response.text
-    assert "admin_token" in client.cookies
-
-
-async def time_gets(client: httpx.AsyncClient, path: str, requests: int) -> list[float]:
-    for _ in range(WARMUP):
-        response = await client.get(path)
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-    timings = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = await client.get(path)
-        timings.append(time.perf_counter() - started)
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-    return timings
 
 
 def run_wrk(wrk: str, base_url: str, path: str, cookie: str, connections: int, seconds: int) -> str:
@@ -890,13 +847,13 @@ async def wait_for_endpoints(minutes: float) -> bool:
 async def measure(base_url: str, requests: int, concurrency: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        await sign_in(client)
+        await OPERATOR.sign_in(client)
         sample = (await client.get(ENDPOINTS[0])).json()
         print("overview?period=today, some figures:", flush=True)
         for key in ("cards", "topups", "spend", "fees", "quality", "risk_3ds", "health"):
             print(f"  {key}: {json.dumps(sample.get(key), separators=(',', ':'))}")
         for path in ENDPOINTS:
-            results[path] = await time_gets(client, path, requests)
+            results[path] = await time_gets(client, path, requests, WARMUP)
             ms = [t * 1000 for t in results[path]]
             p95 = percentile(ms, 0.95)
             verdict = "met" if p95 <= TARGET_P95_MS else "NOT met"
@@ -964,7 +921,7 @@ async def main(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             how = await rebuild_rollups(url, env, cwd)
             print(f"rollup rebuild: {how}, {time.perf_counter() - started:.1f} s", flush=True)
-            await create_operator(url)
+            await OPERATOR.create(url)
             if not await wait_for_endpoints(args.wait):
                 return
             port = free_port()

@@ -37,19 +37,6 @@ async def _eur(stack: IssuerStack) -> dict[str, int]:
     return {k: _cents(v) for k, v in (await _state(stack))["wallets"]["EUR"].items()}
 
 
-async def _buy(stack: IssuerStack, card_id: str, amount: str, **more: Any) -> dict[str, Any]:
-    return await stack.simulate(
-        "purchase",
-        card_id=card_id,
-        amount=amount,
-        currency=more.pop("currency", "EUR"),
-        merchant="Proof Books",
-        mcc="5942",
-        country="DE",
-        **more,
-    )
-
-
 async def test_the_cards_product_end_to_end(
     make_settings: Callable[..., Settings],
     devnet: Devnet,  # noqa: F811
@@ -106,7 +93,7 @@ async def test_the_cards_product_end_to_end(
         assert (await _eur(stack))["balance"] == 7_500
 
         # 4. 30 EUR: approved and held, then settled: the wallet is down by 30.00.
-        bought = await _buy(stack, card["issuer_card_id"], "30.00")
+        bought = await stack.purchase(card["issuer_card_id"], "30.00")
         assert (bought["approved"], bought["status"]) == (True, "approved")
         assert await _eur(stack) == {"balance": 7_500, "reserved": 3_000, "available": 4_500}
         await stack.simulate("settle", transaction_id=bought["transaction_id"])
@@ -114,7 +101,7 @@ async def test_the_cards_product_end_to_end(
         assert (await tx_row(stack.db, bought["transaction_id"])).status == "settled"
 
         # 5. In USD on the EUR card: the billed EUR plus the plan's 2 % FX fee.
-        abroad = await _buy(stack, card["issuer_card_id"], "11.00", currency="USD")
+        abroad = await stack.purchase(card["issuer_card_id"], "11.00", currency="USD")
         assert abroad["approved"] is True
         await stack.simulate("settle", transaction_id=abroad["transaction_id"])
         tx = await tx_row(stack.db, abroad["transaction_id"])
@@ -124,7 +111,7 @@ async def test_the_cards_product_end_to_end(
         left = (await _eur(stack))["available"]
 
         # 6. Past the balance: insufficient_funds; nothing held.
-        broke = await _buy(stack, card["issuer_card_id"], f"{(left + 1) / 100:.2f}")
+        broke = await stack.purchase(card["issuer_card_id"], f"{(left + 1) / 100:.2f}")
         assert (broke["approved"], broke["decline_reason"]) == (False, "insufficient_funds")
         assert (await _eur(stack))["reserved"] == 0
 
@@ -133,7 +120,7 @@ async def test_the_cards_product_end_to_end(
             f"/api/botcartd/cards/{card['id']}/freeze", headers=tg_headers(USER)
         )
         assert frozen.status_code == 200, frozen.text
-        cold = await _buy(stack, card["issuer_card_id"], "1.00")
+        cold = await stack.purchase(card["issuer_card_id"], "1.00")
         assert (cold["approved"], cold["decline_reason"]) == (False, "card_inactive")
 
         # 8. Unfrozen, a 3-D Secure purchase: its code is in `state`, used by the purchase.
@@ -141,10 +128,10 @@ async def test_the_cards_product_end_to_end(
             f"/api/botcartd/cards/{card['id']}/unfreeze", headers=tg_headers(USER)
         )
         assert thawed.status_code == 200, thawed.text
-        secure = await _buy(stack, card["issuer_card_id"], "2.00", three_ds=True)
+        secure = await stack.purchase(card["issuer_card_id"], "2.00", three_ds=True)
         assert secure["approved"] is True
         [code] = (await _state(stack))["codes_3ds"]
-        assert (code["merchant"], code["amount"]) == ("Proof Books", "2.00")
+        assert (code["merchant"], code["amount"]) == ("Test Books", "2.00")
         assert code["currency"] == "EUR"
         # Used, so cleared at rest (issue 13): the client sees the status, not the digits.
         assert (code["code"], code["status"]) == (None, "used")

@@ -61,19 +61,6 @@ async def top_up(stack: IssuerStack, devnet: Devnet, usdt: int) -> None:  # noqa
     await chain_tasks.scan_pass(stack.db, devnet.client, gateway.scanner, gateway)
 
 
-async def buy(stack: IssuerStack, card: str, amount: str, **more: Any) -> dict[str, Any]:
-    return await stack.simulate(
-        "purchase",
-        card_id=card,
-        amount=amount,
-        currency=more.pop("currency", "EUR"),
-        merchant="Scenario Shop",
-        mcc="5942",
-        country="DE",
-        **more,
-    )
-
-
 async def test_every_figure_of_a_day_of_business(
     make_settings: Callable[..., Settings],
     devnet: Devnet,  # noqa: F811
@@ -115,28 +102,28 @@ async def test_every_figure_of_a_day_of_business(
         assert (await state(stack))["wallets"]["EUR"]["balance"] == "72.00"  # 80 - 5 - 3
 
         card = eur["issuer_card_id"]
-        settled = await buy(stack, card, "30.00")
+        settled = await stack.purchase(card, "30.00")
         await stack.simulate("settle", transaction_id=settled["transaction_id"])
-        abroad = await buy(stack, card, "11.00", currency="USD")
+        abroad = await stack.purchase(card, "11.00", currency="USD")
         await stack.simulate("settle", transaction_id=abroad["transaction_id"])
         row = await tx_row(stack.db, abroad["transaction_id"])
         billed, fx_fee = row.amount - row.fx_fee, row.fx_fee
         assert fx_fee == -(-billed * 200 // 10_000) > 0
-        pending = await buy(stack, card, "10.00")
+        pending = await stack.purchase(card, "10.00")
         assert pending["approved"] is True
-        refunded = await buy(stack, card, "5.00")
+        refunded = await stack.purchase(card, "5.00")
         await stack.simulate("settle", transaction_id=refunded["transaction_id"])
         await stack.simulate("refund", transaction_id=refunded["transaction_id"], amount="2.00")
         left = cents((await state(stack))["wallets"]["EUR"]["available"])
-        broke = await buy(stack, card, format_cents(left + 1))
+        broke = await stack.purchase(card, format_cents(left + 1))
         assert broke["decline_reason"] == "insufficient_funds"
         await client_post(stack, f"/api/botcartd/cards/{eur['id']}/freeze")
-        cold = await buy(stack, card, "1.00")
+        cold = await stack.purchase(card, "1.00")
         assert cold["decline_reason"] == "card_inactive"
         await client_post(stack, f"/api/botcartd/cards/{eur['id']}/unfreeze")
-        secure = await buy(stack, card, "2.00", three_ds=True)
+        secure = await stack.purchase(card, "2.00", three_ds=True)
         assert secure["approved"] is True
-        failed = await buy(stack, card, "1.00", three_ds="fail")
+        failed = await stack.purchase(card, "1.00", three_ds="fail")
         assert failed["approved"] is False
 
         # The first purchase happened yesterday (the rollup follows a row's move).

@@ -75,6 +75,17 @@ class IssuerStack:
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def purchase(
+        self, card_id: str, amount: str, merchant: str = "Test Books", **more: Any
+    ) -> dict[str, Any]:
+        """A purchase on the card at a German bookshop (MCC 5942), in EUR unless `currency`."""
+        more.setdefault("currency", "EUR")
+        more.setdefault("mcc", "5942")
+        more.setdefault("country", "DE")
+        return await self.simulate(
+            "purchase", card_id=card_id, amount=amount, merchant=merchant, **more
+        )
+
 
 @contextlib.asynccontextmanager
 async def serve_app(app: FastAPI, sock: Any) -> AsyncIterator[None]:
