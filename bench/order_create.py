@@ -1,16 +1,20 @@
 """Benchmark: merchant order creation (POST /api/v1/payments) over real HTTP on PostgreSQL.
 
 Each run makes a fresh database, migrates it, starts `paywarden serve --no-worker` as a
-subprocess, creates a merchant, and drives N concurrent keep-alive clients at the server for a
-fixed time, each request with a unique external_id (so every success is a 201 and a new order).
-The load comes from `wrk` (C, Lua script) when installed, else from an httpx client in this
-process; on a small machine the generator shares the CPUs with the server and PostgreSQL, so
-each run also prints the CPU each of them (and everything else on the machine) spent per order.
-Target: at least 400 orders/s with p99 at most 150 ms (50 clients, 20 s). With N clients always
-waiting, mean latency is N / throughput (Little's law): 50 clients at 400 orders/s is 125 ms.
+subprocess and creates a merchant; every request has a unique external_id (so every success is
+a 201 and a new order). By default the load is an open loop (bench/open_loop.py): orders arrive
+at R per second whatever the server does, as shoppers' checkouts do, each latency counted from
+when the order was due, for --seconds at each of --rates; it prints p50/p99 per rate and the
+highest rate whose p99 stays at or under 150 ms.
 
-    .venv/bin/python bench/order_create.py [--duration 20] [--clients 50] [--runs 1]
+With --closed, N keep-alive clients always waiting instead, for a fixed time: that measures
+queueing at saturation (with N clients waiting, mean latency is N / throughput, Little's law).
+Its load comes from `wrk` (C, Lua script) when installed, else from an httpx client in this
+process, and each run prints the CPU the server, PostgreSQL and the generator spent per order.
+
+    .venv/bin/python bench/order_create.py [--rates 200,400,600] [--seconds 20]
         [--workers 1] [--pool-size 5] [--max-overflow 10] [--no-pre-ping]
+    .venv/bin/python bench/order_create.py --closed [--duration 20] [--clients 50] [--runs 1]
         [--generator auto|wrk|httpx]
 """
 
@@ -37,8 +41,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import open_loop
 from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
 from cryptography.fernet import Fernet
+from open_loop import Request
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -445,6 +451,48 @@ async def one_run(args: argparse.Namespace, config: ServerConfig, generator: str
             return result
 
 
+def order_requests(api_key: str, count: int) -> list[Request]:
+    run = uuid.uuid4().hex[:8]
+    headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
+    return [
+        Request(
+            "POST",
+            PATH,
+            f'{{"external_id":"{run}-{n}","amount":"12.5","expires_in":3600}}'.encode(),
+            headers,
+        )
+        for n in range(count)
+    ]
+
+
+def created(status: int, _: bytes) -> str:
+    return "201" if status == 201 else f"http_{status}"
+
+
+async def open_loop_run(args: argparse.Namespace, config: ServerConfig) -> None:
+    """Each rate of --rates for --seconds against one server, after a warm-up."""
+    with tempfile.TemporaryDirectory(prefix="pw_bench_") as tmp:
+        cwd = Path(tmp)
+        async with fresh_database() as url:
+            env = server_env(url, cwd, config)
+            migrate(env, cwd)
+            await fill_address_pool(url, env)
+            api_key = await create_merchant(url)
+            port = free_port()
+            base_url = f"http://127.0.0.1:{port}"
+            with running_server(env, cwd, port, config.workers) as server:
+                await wait_ready(base_url, server, cwd / "server.log")
+                await open_loop.run(base_url, order_requests(api_key, 200), 100, created)
+                results = []
+                for rate in args.rates:
+                    batch = order_requests(api_key, int(rate * args.seconds))
+                    results.append(await open_loop.run(base_url, batch, rate, created))
+                    print(results[-1].line(), flush=True)
+                print(open_loop.highest_within(results, TARGET_P99_MS), flush=True)
+            if await free_addresses(url) == 0:
+                print("  warning: the address pool ran dry; raise --address-pool", flush=True)
+
+
 def report_run(n: int, r: LoadResult) -> None:
     print(
         f"run {n}: {r.requests:6d} requests  {r.errors:4d} errors (non-201)  "
@@ -500,14 +548,24 @@ async def main(args: argparse.Namespace) -> None:
         address_pool=args.address_pool,
         pre_ping=not args.no_pre_ping,
     )
+    if args.closed:
+        load = (
+            f"{args.clients} clients x {args.duration:g} s (after {args.warmup:g} s warm-up), "
+            f"generator {generator}"
+        )
+    else:
+        rates = ", ".join(f"{r:g}" for r in args.rates)
+        load = f"orders arriving at {rates} per second, {args.seconds:g} s each (open loop)"
     print(
-        f"POST {PATH}: {args.clients} clients x {args.duration:g} s (after {args.warmup:g} s "
-        f"warm-up), generator {generator}, {os.cpu_count()} CPUs shared by generator, server "
-        f"and PostgreSQL\nserver: paywarden serve --no-worker, workers={config.workers}, "
+        f"POST {PATH}: {load}, {os.cpu_count()} CPUs shared by generator, server and "
+        f"PostgreSQL\nserver: paywarden serve --no-worker, workers={config.workers}, "
         f"db pool {config.pool_size}+{config.max_overflow} per worker "
         f"(pre-ping {'on' if config.pre_ping else 'off'}), {config.address_pool} free addresses",
         flush=True,
     )
+    if not args.closed:
+        await open_loop_run(args, config)
+        return
     results = []
     for n in range(1, args.runs + 1):
         result = await one_run(args, config, generator)
@@ -530,6 +588,18 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-pre-ping", action="store_true", help="DB_POOL_PRE_PING=false on the server"
+    )
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=[200.0, 400.0, 600.0],
+        help="open loop: arrival rates per second, comma-separated, each for --seconds",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="open loop: seconds a rate")
+    parser.add_argument(
+        "--closed",
+        action="store_true",
+        help="closed loop instead: --clients always waiting for --duration (saturation)",
     )
     parser.add_argument("--generator", choices=("auto", "wrk", "httpx"), default="auto")
     return parser.parse_args()
