@@ -46,7 +46,7 @@ import httpx
 from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
 from sqlalchemy import func, insert, select
 
-from paywarden import worker
+from paywarden import subscribers, worker
 from paywarden.audit.context import CLI
 from paywarden.chain import tasks
 from paywarden.config import Settings
@@ -369,6 +369,7 @@ async def at_the_tip(
 
 
 async def main(args: argparse.Namespace) -> None:
+    subscribers.compose()  # the scanner's confirmations publish order events
     with tempfile.TemporaryDirectory(prefix="pw-bench-scan-") as tmp:
         workdir = Path(tmp)
         port = free_port()

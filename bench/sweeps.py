@@ -34,6 +34,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.pool import NullPool
 
+from paywarden import subscribers
 from paywarden.app import create_app
 from paywarden.audit.context import CLI
 from paywarden.chain import tasks as chain_tasks
@@ -223,6 +224,7 @@ async def run_mode(mode: str, args: argparse.Namespace, var_dir: Path) -> dict[s
 
 
 async def main() -> None:
+    subscribers.compose()  # the scanner's confirmations publish order events
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--modes", default="burn,delegate")

@@ -41,10 +41,10 @@ from sqlalchemy.pool import NullPool
 from paywarden.addresses import service as addresses
 from paywarden.addresses.service import Pool
 from paywarden.clients import service as clients
+from paywarden.context import GatewayContext
 from paywarden.kit.db import Database, PoolOptions, make_engine
 from paywarden.kit.migrations import upgrade
 from paywarden.models import LedgerPosting, LedgerTransaction, Order, Plan, Topup
-from paywarden.orders.service import GatewayContext
 from paywarden.topups import service as topups
 from paywarden.tron.keys import account_xpub
 from paywarden.wallets import service as wallets

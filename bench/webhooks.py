@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -57,7 +58,7 @@ from sqlalchemy.pool import NullPool
 from paywarden import worker
 from paywarden.addresses.service import Pool
 from paywarden.audit.context import CLI
-from paywarden.context import WorkerContext
+from paywarden.context import GatewayContext, WorkerContext
 from paywarden.kit.crypto import KeySet
 from paywarden.kit.db import Database
 from paywarden.kit.logging import configure_logging
@@ -75,7 +76,8 @@ from paywarden.models import (
 from paywarden.models.orders import CONFIRMED
 from paywarden.models.webhooks import D_PENDING, ORDER_CONFIRMED
 from paywarden.orders import repository as orders_repo
-from paywarden.orders.service import GatewayContext
+from paywarden.orders import service as orders
+from paywarden.subscribers import message
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import WebhookPolicy
 
@@ -298,7 +300,8 @@ def confirmed_order(
         type=ORDER_CONFIRMED,
         created_at=now,
     )
-    event.payload = webhooks.payload(order, ORDER_CONFIRMED, event.id, now, BASE_URL)
+    change = orders.changed(order, ORDER_CONFIRMED, BASE_URL)
+    event.payload = webhooks.body(message(dataclasses.replace(change, at=now)), event.id)
     delivery = WebhookDelivery(
         id=uuid.uuid4(),
         event_id=event.id,

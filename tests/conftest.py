@@ -22,12 +22,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from paywarden import subscribers
 from paywarden.app import create_app
 from paywarden.config import Settings
 from paywarden.kit.db import Database, make_engine
 from paywarden.kit.migrations import upgrade
 from paywarden.models import Base
 from paywarden.tron.keys import account_xpub
+
+# Tests call services without building an app: their events need the subscribers too.
+subscribers.compose()
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite")
 BOOTSTRAP_TOKEN = "bootstrap-token-for-tests-0123456789"

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.analytics.filters import Dimension, TxFilter
 from paywarden.models import (
     Card,
     CardExposure,
@@ -27,26 +27,12 @@ from paywarden.models.cards import CARD_ACTIVE
 from paywarden.models.ledger import CLIENT, HELD
 
 T = CardTransaction
-Dimension = Literal["merchant", "decline_reason", "mcc", "client_volume", "client_declines"]
 # Statuses after an approval that took or holds the client's money: its volume.
 SPENT = ("approved", "settled", "refunded")
 # Every status an authorization reaches once approved (the approval rate's numerator).
 APPROVED = ("approved", "settled", "reversed", "refunded", "expired")
 DECLINED = "declined"
 CURRENCIES = ("EUR", "USD")
-
-
-@dataclass(frozen=True)
-class TxFilter:
-    client_id: uuid.UUID | None = None
-    card_id: uuid.UUID | None = None
-    status: str | None = None
-    decline_reason: str | None = None
-    merchant: str | None = None  # a substring, any case
-    mcc: str | None = None
-    country: str | None = None
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # inclusive
 
 
 def _like(term: str) -> str:

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.audit.filters import AuditFilter
 from paywarden.models import AuditEntry
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    operator_id: uuid.UUID | None = None
-    action: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 def add(session: AsyncSession, entry: AuditEntry) -> None:

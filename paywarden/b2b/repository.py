@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,17 +11,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.b2b.filters import ProfileFilter
 from paywarden.models import B2bGroup, B2bInvite, B2bProfile
 
 AVAILABLE = "available"
 ASSIGNED = "assigned"
 DISABLED = "disabled"
-
-
-@dataclass(frozen=True)
-class ProfileFilter:
-    status: str | None = None
-    group_id: uuid.UUID | None = None
 
 
 async def existing_external_ids(

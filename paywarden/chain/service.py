@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import base58
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,9 @@ from paywarden.models.chain import DROPPED, FINAL, SEEN
 from paywarden.orders import service as orders
 from paywarden.orders.batch import TransitionBatch
 from paywarden.tron.client import Block, TronGridClient
+
+if TYPE_CHECKING:  # the process's settings: only read here
+    from paywarden.context import GatewayContext
 
 log = get_logger(__name__)
 
@@ -237,7 +241,7 @@ def _unchanged(row: ScannerState | None, p: Plan) -> bool:
 async def apply(
     session: AsyncSession,
     cfg: ScannerConfig,
-    gateway: orders.GatewayContext,
+    gateway: GatewayContext,
     p: Plan,
     f: Fetched,
 ) -> PassResult | None:
@@ -256,8 +260,8 @@ async def apply(
         return PassResult(0, 0, 0, 0)
     base_url = gateway.public_base_url
     now = utcnow()
-    # The pass's rollup, webhook and sweep writes, made together before the cursor moves.
-    batch = TransitionBatch(base_url)
+    # The pass's rollup, published events and sweep writes, made together before the cursor moves.
+    batch = TransitionBatch()
     ours = await repo.addresses(session, {t.to_address for t in f.transfers})
     mine = [(t, ours[t.to_address]) for t in f.transfers if t.to_address in ours]
     work = _PassWork(session, await repo.by_keys(session, [t.key for t, _ in mine]), batch)
@@ -353,7 +357,7 @@ class _PassWork:
 
 async def _store(
     work: _PassWork,
-    gateway: orders.GatewayContext,
+    gateway: GatewayContext,
     t: Transfer,
     address: DepositAddress,
     now: datetime,

@@ -3,13 +3,17 @@ for what it writes."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from paywarden.chain import repository as repo
 from paywarden.chain import service
 from paywarden.chain.config import ScannerConfig
 from paywarden.chain.service import PassResult
 from paywarden.kit.db import Database
-from paywarden.orders.service import GatewayContext
 from paywarden.tron.client import TronGridClient
+
+if TYPE_CHECKING:  # the process's settings: only read here
+    from paywarden.context import GatewayContext
 
 # After a block is due, time for its producer's broadcast to reach TronGrid.
 BLOCK_MARGIN_SECONDS = 0.3

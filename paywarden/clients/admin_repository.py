@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.clients.filters import ClientFilter
 from paywarden.models import (
     AuditEntry,
     Card,
@@ -26,13 +27,6 @@ from paywarden.models import (
     WebUser,
 )
 from paywarden.models.ledger import FEE_REVENUE, WALLET_CURRENCIES
-
-
-@dataclass(frozen=True)
-class ClientFilter:
-    search: str | None = None
-    status: str | None = None
-    plan_id: uuid.UUID | None = None
 
 
 def _like(term: str) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from paywarden.audit import service as audit
-from paywarden.audit.repository import AuditFilter
+from paywarden.audit.filters import AuditFilter
 from paywarden.audit.schemas import AuditEntryOut
 from paywarden.console import i18n
 from paywarden.console.i18n import N_, _, ngettext
@@ -31,7 +31,7 @@ from paywarden.console.web import (
 from paywarden.kit.errors import NotFound
 from paywarden.kit.web import Session
 from paywarden.operators import service as operators
-from paywarden.operators.endpoints import _clear_cookie
+from paywarden.operators.cookies import clear_cookie
 from paywarden.operators.errors import InvalidPassword, OperatorEmailTaken
 from paywarden.operators.schemas import (
     OperatorCreateIn,
@@ -123,7 +123,7 @@ async def revoke(session_id: str, request: Request, db: Session, me: SignedIn) -
     await operators.revoke_session(db, me, sid, actor_of(request, me))
     if sid == me.session.id:
         response = redirect(f"{LOGIN_PATH}?signed_out=1")
-        _clear_cookie(request, response)
+        clear_cookie(request, response)
         return response
     return redirect("/admin/sessions?done=revoked")
 

@@ -29,7 +29,7 @@ from paywarden.kit.errors import AppError, RateLimited
 from paywarden.kit.web import Session
 from paywarden.operators import service as operators
 from paywarden.operators import totp
-from paywarden.operators.endpoints import _clear_cookie, _set_cookie
+from paywarden.operators.cookies import clear_cookie, set_cookie
 from paywarden.operators.errors import InvalidPassword, InvalidTotp, TotpRequired
 from paywarden.operators.service import SetupRequired
 from paywarden.operators.service import SignedIn as SignedInResult
@@ -160,7 +160,7 @@ async def login(request: Request, db: Session) -> Response:
 
 def _signed_in(request: Request, signed: SignedInResult, next_path: str) -> Response:
     response = redirect(safe_next(next_path))
-    _set_cookie(request, response, signed)
+    set_cookie(request, response, signed)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/admin")
     return response
 
@@ -197,7 +197,7 @@ async def enroll(request: Request, db: Session) -> Response:
         "backup_codes.html",
         {"title": N_("Your backup codes"), "codes": signed.backup_codes or []},
     )
-    _set_cookie(request, response, signed)
+    set_cookie(request, response, signed)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/admin")
     return response
 
@@ -207,5 +207,5 @@ async def logout(request: Request, db: Session, me: SignedIn) -> Response:
     await checked_form(request, me)
     await operators.logout(db, me, actor_of(request, me))
     response = redirect(f"{LOGIN_PATH}?signed_out=1")
-    _clear_cookie(request, response)
+    clear_cookie(request, response)
     return response

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request, Response
 
 from paywarden.analytics import overview as overview_service
 from paywarden.analytics import service as analytics
+from paywarden.analytics.filters import Dimension
 from paywarden.analytics.overview import PERIODS, Period
 from paywarden.analytics.overview_schemas import DayOut, OverviewOut
-from paywarden.analytics.repository import Dimension
 from paywarden.analytics.schemas import GroupOut, lower_bound, upper_bound
 from paywarden.console.charts import SeriesChart, series_chart
 from paywarden.console.i18n import N_

@@ -300,7 +300,7 @@ async def plan_archive_confirm(
     plan = await plans.get(db, parse_id(plan_id))
     return render(
         request,
-        "catalog/confirm.html",
+        "confirm.html",
         {
             "nav": "plans",
             "title": N_("Archive this plan?"),
@@ -615,7 +615,7 @@ async def banner_delete_confirm(
     b = await _banner(db, parse_id(banner_id))
     return render(
         request,
-        "catalog/confirm.html",
+        "confirm.html",
         {
             "nav": "banners",
             "title": N_("Delete this banner?"),

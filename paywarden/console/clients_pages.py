@@ -21,14 +21,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from paywarden.analytics import service as card_transactions
-from paywarden.analytics.repository import TxFilter
+from paywarden.analytics.filters import TxFilter
 from paywarden.analytics.schemas import TxOut
 from paywarden.cards import service as cards
 from paywarden.cards.errors import CardNotFound, CardsOff
 from paywarden.cards.schemas import CardIn, CardLimitIn, CardOut
 from paywarden.clients import admin_service as service
 from paywarden.clients import service as clients
-from paywarden.clients.admin_repository import ClientFilter
 from paywarden.clients.admin_schemas import (
     AssignPlanIn,
     ClientDetail,
@@ -39,6 +38,7 @@ from paywarden.clients.admin_schemas import (
     ManualTopupIn,
 )
 from paywarden.clients.errors import ClientNotFound
+from paywarden.clients.filters import ClientFilter
 from paywarden.console.i18n import N_
 from paywarden.console.web import (
     PREFIX,
@@ -332,12 +332,12 @@ async def client_ban_confirm(
     name = d.identity.display_name or d.identity.external_user_id
     return render(
         request,
-        "clients/confirm.html",
+        "confirm.html",
         {
             "nav": "clients",
             "title": N_("Ban this client?"),
             "question": N_("Ban %(name)s?"),
-            "name": name,
+            "params": {"name": name},
             "detail": N_(
                 "A banned client can read its account but change nothing: no new cards, "
                 "no unfreezing, no higher limits. Its cards are not frozen by the ban. "
@@ -543,12 +543,12 @@ async def card_close_confirm(
     card = CardOut.of(await _card_of(db, cid, card_id))
     return render(
         request,
-        "clients/confirm.html",
+        "confirm.html",
         {
             "nav": "clients",
             "title": N_("Close this card?"),
             "question": N_("Close the card %(name)s?"),
-            "name": f"•••• {card.last4 or '—'} ({card.currency})",
+            "params": {"name": f"•••• {card.last4 or '—'} ({card.currency})"},
             "detail": N_(
                 "Closing is final: the card stops working at once and cannot be reopened. "
                 "To stop it for a while, freeze it instead."

@@ -18,6 +18,7 @@ from paywarden.console.web import (
     SignedIn,
     actor_of,
     checked_form,
+    confirm_page,
     day_end,
     day_start,
     list_query,
@@ -39,11 +40,13 @@ from paywarden.merchants.schemas import (
     MerchantStatsOut,
     MerchantUpdateIn,
 )
+from paywarden.orders import dashboard as gateway_view
 from paywarden.orders import service as orders
-from paywarden.orders.admin_endpoints import daily_revenue, dashboard_stats, order_detail
-from paywarden.orders.repository import OrderFilter
+from paywarden.orders.filters import OrderFilter
 from paywarden.orders.schemas import AdminOrderOut, PaymentOut, RetryWebhookIn
 from paywarden.orders.service import WEBHOOK_RETRYABLE
+from paywarden.sweeps import wallet as wallet_view
+from paywarden.sweeps.schemas import WalletOut
 from paywarden.webhooks.service import WebhookPolicy, check_destination
 
 log = get_logger(__name__)
@@ -70,10 +73,11 @@ NOTICES = {
 
 @router.get("/gateway")
 async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
-    stats = await dashboard_stats(request, db, me)
-    daily = await daily_revenue(request, db, me)
+    gateway = request.app.state.gateway
+    stats = await gateway_view.summary(db, gateway)
+    daily = await gateway_view.daily_revenue(db, gateway)
     latest = [IncidentOut.of(r) for r in await incidents.latest(db)]
-    wallet, wallet_error = await _wallet(request, db, me)
+    wallet, wallet_error = await _wallet(request, db)
     chart = revenue_chart([(d.date, d.total_received) for d in daily])
     return render(
         request,
@@ -90,12 +94,11 @@ async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
     )
 
 
-async def _wallet(request: Request, db: Session, me: SignedIn) -> tuple[Any, str | None]:
+async def _wallet(request: Request, db: Session) -> tuple[WalletOut | None, str | None]:
     """What GET /api/v1/admin/wallet answers, or why it could not be read."""
-    from paywarden.sweeps.endpoints import wallet
-
+    state = request.app.state
     try:
-        return await wallet(request, db, me), None
+        return await wallet_view.overview(db, state.settings, state.network, state.gateway), None
     except Exception as exc:  # a TronGrid outage must not take the dashboard down
         log.warning("console_wallet_unavailable", error_type=type(exc).__name__)
         return None, N_("The hot wallet could not be read just now.")
@@ -283,18 +286,14 @@ async def merchant_update(
     return redirect(f"/admin/merchants/{current.id}?done=updated")
 
 
-def _confirm(request: Request, **context: Any) -> Response:
-    return render(request, "confirm.html", {"nav": context.pop("nav", ""), **context})
-
-
 @router.get("/merchants/{merchant_id}/suspend")
 async def merchant_suspend_confirm(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
     m = await merchants.get(db, parse_id(merchant_id))
-    return _confirm(
+    return confirm_page(
         request,
-        nav="merchants",
+        "merchants",
         title=_("Suspend %(name)s?", name=m.name),
         question=_("Suspend %(name)s? It will not be able to create new orders.", name=m.name),
         detail=N_(
@@ -333,9 +332,9 @@ async def merchant_rotate_confirm(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
     m = await merchants.get(db, parse_id(merchant_id))
-    return _confirm(
+    return confirm_page(
         request,
-        nav="merchants",
+        "merchants",
         title=_("Rotate the API key of %(name)s?", name=m.name),
         question=_(
             "Make a new API key for %(name)s? The current key (%(prefix)s…) stops working at once.",
@@ -373,7 +372,7 @@ async def incident_list(request: Request, db: Session, me: SignedIn) -> Response
 
 @router.get("/wallet")
 async def wallet_page(request: Request, db: Session, me: SignedIn) -> Response:
-    wallet, error = await _wallet(request, db, me)
+    wallet, error = await _wallet(request, db)
     return render(
         request,
         "wallet.html",
@@ -434,7 +433,8 @@ async def _order_page(
     callback_url: str = "",
     status_code: int = 200,
 ) -> Response:
-    detail = await order_detail(order_id, request, db, me)
+    state = request.app.state
+    detail = await gateway_view.order_detail(db, order_id, state.settings, state.network)
     # Poll while something is still to happen: the payment, its finality, a webhook in flight.
     live = detail.order.status in ("pending", "confirming", "confirmed") or any(
         d.status in ("pending", "delivering") for w in detail.webhooks for d in w.deliveries

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from paywarden.b2b import invites
 from paywarden.b2b import service as b2b
 from paywarden.b2b.crypto import vault_for
-from paywarden.b2b.repository import ProfileFilter
+from paywarden.b2b.filters import ProfileFilter
 from paywarden.b2b.schemas import GroupIn, InviteIn, InviteOut, ProfileOut, ProfileResult
 from paywarden.card_transactions import inbox
 from paywarden.card_transactions.schemas import IssuerEventOut

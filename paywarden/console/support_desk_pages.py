@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from paywarden.analytics import service as card_txs
-from paywarden.analytics.repository import TxFilter
+from paywarden.analytics.filters import TxFilter
 from paywarden.analytics.schemas import TxOut, TxQuery
 from paywarden.console.i18n import N_
 from paywarden.console.web import (
@@ -27,6 +27,7 @@ from paywarden.console.web import (
     SignedIn,
     actor_of,
     checked_form,
+    confirm_page,
     list_query,
     parse_id,
     redirect,
@@ -41,7 +42,7 @@ from paywarden.lookup import service as lookup
 from paywarden.models.cards import DECLINE_REASONS, TX_STATUSES
 from paywarden.web_users import csv_export
 from paywarden.web_users import service as web_users
-from paywarden.web_users.repository import WebUserFilter
+from paywarden.web_users.filters import WebUserFilter
 from paywarden.web_users.schemas import WebUserOut, WebUserPatchIn
 
 router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
@@ -283,7 +284,9 @@ def _back(user: WebUserOut) -> str:
 
 
 def _confirm(request: Request, **context: Any) -> Response:
-    return render(request, "support_desk/confirm.html", {"nav": "web_users", **context})
+    return confirm_page(
+        request, "web_users", stylesheet="support_desk.css", panel_class="sd-wrap", **context
+    )
 
 
 def _link_form(

@@ -255,6 +255,13 @@ def render(
     return HTMLResponse(body, status_code=status_code, headers=all_headers)
 
 
+def confirm_page(request: Request, nav: str, **context: Any) -> HTMLResponse:
+    """The one "are you sure?" page before a POST action (templates/confirm.html): `title`,
+    `question` (its placeholders from `params`), `detail`, `subject`, `action`, `button`,
+    `cancel`; `stylesheet` for a section's own styles."""
+    return render(request, "confirm.html", {"nav": nav, **context})
+
+
 def error_page(
     request: Request, status: int, message: str, *, headers: dict[str, str] | None = None
 ) -> HTMLResponse:

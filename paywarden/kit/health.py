@@ -1,8 +1,14 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics.
+
+Knows no domain: the domains' gauges (the scanner's, the sweeper's) are registered with
+`register_gauges` when the process is composed (`paywarden/subscribers.py`).
+"""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -17,6 +23,18 @@ from paywarden.kit.observability import Metrics
 
 router = APIRouter(tags=["system"])
 log = get_logger(__name__)
+
+# Refreshes gauges from the database when /metrics is scraped: given the app's state and its
+# metrics, it logs its own failures (a scrape answers even when the database does not).
+GaugeRefresher = Callable[[Any, Metrics], Awaitable[None]]
+_gauges: list[GaugeRefresher] = []
+
+
+def register_gauges(refresher: GaugeRefresher) -> None:
+    """A domain's gauges, refreshed at each scrape (registered when the process is composed:
+    this module knows no domain). Registering one twice changes nothing."""
+    if refresher not in _gauges:
+        _gauges.append(refresher)
 
 
 @router.get("/healthz")
@@ -68,48 +86,10 @@ async def metrics(request: Request) -> Response:
 
 
 async def render_metrics(state: State) -> Response:
-    """The Prometheus text of an app (its `app.state`), gauges refreshed from the database."""
+    """The Prometheus text of an app (its `app.state`), gauges refreshed from the database by
+    what the domains registered (`register_gauges`) and the app's own `metrics_refreshers`."""
     registry = state.metrics
-    await _scanner_gauges(state, registry)
-    await _sweep_gauges(state, registry)
-    for refresher in getattr(state, "metrics_refreshers", ()):  # domains' gauges (app.py)
+    for refresher in [*_gauges, *getattr(state, "metrics_refreshers", ())]:
         await refresher(state, registry)
     body = generate_latest(registry.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-async def _scanner_gauges(state: State, metrics: Metrics) -> None:
-    """Scanner cursor and lag from the database: the scanner may run in another process."""
-    from paywarden.chain import repository as chain
-
-    scanner = getattr(state.gateway, "scanner", None)
-    if scanner is None:
-        return
-    try:
-        async with state.db.sessions() as session:
-            state = await chain.state(session, scanner.key)
-    except Exception as exc:  # metrics must answer even when the database does not
-        log.warning("metrics_scanner_state_unavailable", error_type=type(exc).__name__)
-        return
-    if state is not None:
-        metrics.scanner_last_block.set(state.last_block)
-        metrics.scanner_lag_blocks.set(max(0, state.head_block - state.last_block))
-
-
-async def _sweep_gauges(state: State, metrics: Metrics) -> None:
-    """The hot wallet's balance and low flag, and the sweep queue, from the database (the
-    sweeper runs in the workers; the balance is the cached read the wallet page also uses)."""
-    from paywarden.sweeps import repository as sweeps
-
-    try:
-        async with state.db.sessions() as session:
-            hot = await sweeps.hot_wallet(session)
-            queue = await sweeps.queue_counts(session)
-    except Exception as exc:  # metrics must answer even when the database does not
-        log.warning("metrics_sweep_state_unavailable", error_type=type(exc).__name__)
-        return
-    if hot is not None and hot.balance_sun is not None:
-        metrics.hot_wallet_trx.set(hot.balance_sun / 1_000_000)
-        metrics.hot_wallet_low.set(1 if hot.is_low else 0)
-    for state, count in queue.items():
-        metrics.sweep_queue.labels(state).set(count)

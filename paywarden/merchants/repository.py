@@ -84,6 +84,19 @@ async def stats(session: AsyncSession, merchant_id: uuid.UUID) -> MerchantStats:
     )
 
 
+async def latest_orders(
+    session: AsyncSession, merchant_id: uuid.UUID, limit: int = 10
+) -> Sequence[Order]:
+    """The merchant's newest orders (its detail page)."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.merchant_id == merchant_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return rows.all()
+
+
 async def lock_merchants(session: AsyncSession) -> None:
     """Serialize check-then-create of merchants across processes (PostgreSQL; SQLite already is)."""
     if session.bind.dialect.name == "postgresql":

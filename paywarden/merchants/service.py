@@ -134,12 +134,11 @@ class Detail:
 async def detail(db: AsyncSession, merchant_id: uuid.UUID) -> Detail:
     """The merchant, its figures, and its 10 latest orders and incidents."""
     from paywarden.incidents import service as incidents
-    from paywarden.orders import repository as orders
 
     merchant = await get(db, merchant_id)
     return Detail(
         merchant=merchant,
         stats=await repo.stats(db, merchant.id),
-        recent_orders=await orders.latest_for_merchant(db, merchant.id),
+        recent_orders=await repo.latest_orders(db, merchant.id),
         recent_incidents=await incidents.latest(db, merchant_id=merchant.id),
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from paywarden.kit.web import DbRoute, Session
 from paywarden.operators import service
+from paywarden.operators.cookies import clear_cookie, set_cookie
 from paywarden.operators.dependencies import (
     Anonymous,
     Auth,
@@ -32,33 +33,8 @@ from paywarden.operators.schemas import (
     SetupRequiredOut,
 )
 from paywarden.operators.service import SignedIn
-from paywarden.operators.tokens import COOKIE_NAME
 
 router = APIRouter(prefix="/api/v1/admin", route_class=DbRoute, tags=["admin: operators"])
-
-MAX_AGE = int(service.SESSION_TTL.total_seconds())
-
-
-def _set_cookie(request: Request, response: Response, signed: SignedIn) -> None:
-    response.set_cookie(
-        COOKIE_NAME,
-        signed.token,
-        max_age=MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.app.state.settings.is_production,
-    )
-
-
-def _clear_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        COOKIE_NAME,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.app.state.settings.is_production,
-    )
 
 
 @router.post("/auth/bootstrap", status_code=status.HTTP_201_CREATED, response_model=OperatorOut)
@@ -83,7 +59,7 @@ async def login(
         db, ctx, email=body.email, password=body.password, code=body.totp_code, actor=actor
     )
     if isinstance(outcome, SignedIn):
-        _set_cookie(request, response, outcome)
+        set_cookie(request, response, outcome)
         return Ok()
     return SetupRequiredOut(
         setup_token=outcome.setup_token, otpauth_uri=outcome.otpauth_uri, qr_svg=outcome.qr_svg
@@ -98,7 +74,7 @@ async def enroll(
     signed = await service.enroll(
         db, ctx, setup_token=body.setup_token, code=body.totp_code, actor=actor
     )
-    _set_cookie(request, response, signed)
+    set_cookie(request, response, signed)
     return EnrolledOut(backup_codes=signed.backup_codes or [])
 
 
@@ -107,7 +83,7 @@ async def logout(
     request: Request, response: Response, db: Session, me: CurrentOperator, actor: OperatorActor
 ) -> Ok:
     await service.logout(db, me, actor)
-    _clear_cookie(request, response)
+    clear_cookie(request, response)
     return Ok()
 
 

@@ -1,10 +1,10 @@
 """The writes a run of order transitions shares, made once at the end of the run.
 
 The chain scanner confirms up to hundreds of orders in one pass. Written one order at a time,
-each confirmation's rollup upsert, webhook event and sweep check cost database round trips (and
-an autoflush of everything pending each) — most of a busy pass's time. A `TransitionBatch`
-collects them, and `flush` writes them in a handful of statements in the same database
-transaction: what is written, and when it commits, does not change.
+each confirmation's rollup upsert, published event (the webhook it causes) and sweep check cost
+database round trips (and an autoflush of everything pending each) — most of a busy pass's
+time. A `TransitionBatch` collects them, and `flush` writes them in a handful of statements in
+the same database transaction: what is written, and when it commits, does not change.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.models import Order, WebhookEvent
+from paywarden.kit.events import publish_all
+from paywarden.models import Order
 from paywarden.orders import repository as repo
+from paywarden.orders.events import OrderChanged
 from paywarden.sweeps import service as sweeps
-from paywarden.webhooks import service as webhooks
 
 ROLLUP_SHARDS = 16
 
@@ -30,18 +31,14 @@ def rollup_shard() -> int:
 
 @dataclass
 class TransitionBatch:
-    base_url: str
     # (day, shard) -> [paid, received]: one upsert per day touched instead of one per order.
     rollups: dict[tuple[date, int], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0])
     )
-    # Each event built (its payload taken) at its transition, as `webhooks.enqueue` would.
-    webhooks: list[tuple[WebhookEvent, Order]] = field(default_factory=list)
+    # Each event built (the order's data taken) at its transition, published together.
+    events: list[OrderChanged] = field(default_factory=list)
     sweeps: list[Order] = field(default_factory=list)
     shard: int = field(default_factory=rollup_shard)
-
-    def webhook(self, order: Order, type_: str) -> None:
-        self.webhooks.append((webhooks.new_event(order, type_, base_url=self.base_url), order))
 
     def bump(self, day: date, *, paid: int, received: int) -> None:
         totals = self.rollups[(day, self.shard)]
@@ -53,8 +50,8 @@ class TransitionBatch:
         for (day, shard), (paid, received) in sorted(self.rollups.items()):
             if paid or received:
                 await repo.bump_daily(db, day, shard, paid=paid, received=received)
-        await webhooks.enqueue_many(db, self.webhooks)
+        await publish_all(db, self.events)
         await sweeps.enqueue_many(db, self.sweeps)
         self.rollups.clear()
-        self.webhooks = []
+        self.events = []
         self.sweeps = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,14 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import ChainTransfer, Merchant, Order, OrderDailyStats, OrderEvent
 from paywarden.models.chain import SEEN
-
-
-@dataclass(frozen=True)
-class OrderFilter:
-    merchant_id: uuid.UUID | None = None
-    status: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+from paywarden.orders.filters import OrderFilter
 
 
 async def get(session: AsyncSession, order_id: uuid.UUID) -> Order | None:
@@ -84,18 +77,6 @@ async def page(
         .limit(limit)
     )
     return [(o, name) for o, name in rows.all()], int(total or 0)
-
-
-async def latest_for_merchant(
-    session: AsyncSession, merchant_id: uuid.UUID, limit: int = 10
-) -> Sequence[Order]:
-    rows = await session.scalars(
-        select(Order)
-        .where(Order.merchant_id == merchant_id)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(limit)
-    )
-    return rows.all()
 
 
 async def events(session: AsyncSession, order_id: uuid.UUID) -> Sequence[OrderEvent]:
@@ -226,3 +207,15 @@ async def rebuild_daily(session: AsyncSession) -> None:
             ).group_by(Order.created_day),
         )
     )
+
+
+async def lock_many(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Order]:
+    """Lock these orders, in id order (two batches never wait on each other in a circle)."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.id.in_(ids))
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {o.id: o for o in rows}

@@ -14,6 +14,7 @@ from paywarden.kit.time import iso
 from paywarden.kit.urls import http_url
 from paywarden.models import ChainTransfer, Order, OrderEvent
 from paywarden.models.orders import STATUSES
+from paywarden.orders.merchant_view import PaymentOut
 from paywarden.webhooks.schemas import WebhookEventOut
 
 MAX_AMOUNT = 1_000_000 * 10**6
@@ -57,38 +58,6 @@ class OrderFilterQuery(PageQuery):
 
 class AdminOrderFilterQuery(OrderFilterQuery):
     merchant_id: uuid.UUID | None = None
-
-
-class PaymentOut(BaseModel):
-    id: uuid.UUID
-    external_id: str
-    address: str
-    amount_expected: str
-    amount_received: str
-    status: str
-    callback_url: str | None
-    checkout_url: str
-    tx_hash: str | None
-    metadata: dict[str, Any] | None
-    created_at: str
-    expires_at: str
-
-    @classmethod
-    def of(cls, o: Order, base_url: str) -> PaymentOut:
-        return cls(
-            id=o.id,
-            external_id=o.external_id,
-            address=o.address,
-            amount_expected=format_usdt(o.amount_expected),
-            amount_received=format_usdt(o.amount_received),
-            status=o.status,
-            callback_url=o.callback_url,
-            checkout_url=f"{base_url}/pay/{o.id}",
-            tx_hash=o.tx_hash,
-            metadata=o.meta,
-            created_at=iso(o.created_at) or "",
-            expires_at=iso(o.expires_at) or "",
-        )
 
 
 class PaymentPage(BaseModel):

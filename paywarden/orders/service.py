@@ -1,7 +1,12 @@
 """Order rules: create (idempotent on external_id), change status, expire.
 
 Every status change goes through `transition`, which writes the `order_events` row and keeps the
-daily rollup in step, in the caller's transaction.
+daily rollup in step, in the caller's transaction. Reaching `confirmed` or `expired` publishes
+an `OrderChanged` (`order.confirmed`, `order.expired`) on the bus (`kit/events`): the merchant
+webhook outbox and the Cards top-ups react in the same transaction, and this package imports
+neither (`paywarden/subscribers.py` wires them). The outbox tells back how the `order.confirmed`
+webhook went (`webhook.delivered`, `webhook.failed`): `on_webhooks_settled` completes the order
+or marks its callback failed.
 """
 
 from __future__ import annotations
@@ -9,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,14 +26,17 @@ from paywarden.addresses import service as addresses
 from paywarden.addresses.service import Pool
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
-from paywarden.chain.config import ScannerConfig
+from paywarden.kit.events import publish
 from paywarden.kit.money import format_usdt
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow
+from paywarden.merchants import repository as merchants
 from paywarden.merchants.errors import MerchantSuspended
 from paywarden.models import ChainTransfer, Incident, Merchant, Order, OrderEvent
+from paywarden.models.incidents import WEBHOOK_FAILED
 from paywarden.models.orders import (
     CALLBACK_FAILED,
+    COMPLETED,
     CONFIRMED,
     CONFIRMING,
     EXPIRED,
@@ -35,7 +44,7 @@ from paywarden.models.orders import (
     PAID,
     PENDING,
 )
-from paywarden.models.webhooks import ORDER_CONFIRMED, ORDER_EXPIRED
+from paywarden.orders import events
 from paywarden.orders import repository as repo
 from paywarden.orders.batch import TransitionBatch, rollup_shard
 from paywarden.orders.errors import (
@@ -44,17 +53,19 @@ from paywarden.orders.errors import (
     OrderNotFound,
     SweepDisabled,
 )
+from paywarden.orders.events import OrderChanged, WebhookRetryRequested, WebhookSettled
+from paywarden.orders.merchant_view import PaymentOut
 from paywarden.orders.repository import OrderFilter
 from paywarden.sweeps import service as sweeps
-from paywarden.webhooks import service as webhooks
-from paywarden.webhooks.service import OrderWebhooks, WebhookPolicy
+
+if TYPE_CHECKING:  # the process's settings: only read here
+    from paywarden.context import GatewayContext
 
 WEBHOOK_RETRYABLE = (CALLBACK_FAILED,)
-# Statuses whose arrival tells the merchant, and the webhook event type each sends.
-WEBHOOK_ON = {CONFIRMED: ORDER_CONFIRMED, EXPIRED: ORDER_EXPIRED}
+# Statuses whose arrival is published (and told to the merchant), with the event type of each.
+PUBLISHED_ON = {CONFIRMED: events.CONFIRMED, EXPIRED: events.EXPIRED}
 # A payment to an order that is no longer open (expired or paid) while it holds its address.
 LATE_PAYMENT = "late_payment"
-# checkout_url in webhooks when a caller gives no base URL (tests); processes pass PUBLIC_BASE_URL.
 
 
 @dataclass(frozen=True)
@@ -78,18 +89,6 @@ class NewOrder:
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class GatewayContext:
-    pool: Pool
-    tz: ZoneInfo
-    public_base_url: str  # PUBLIC_BASE_URL: webhooks carry the order's checkout_url
-    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
-    # UNDERPAY_TOLERANCE in micro-USDT: how far short final transfers may be and still confirm.
-    underpay_tolerance: int = 0
-    # The chain scanner's network, TronGrid endpoints and pace (None: no scanning).
-    scanner: ScannerConfig | None = None
 
 
 async def create(
@@ -175,15 +174,15 @@ async def transition(
     event_type: str,
     payload: dict[str, Any] | None = None,
     *,
-    base_url: str,
+    base_url: str | None,
     batch: TransitionBatch | None = None,
 ) -> None:
     """Change status, record the event and keep the rollup right, all in this transaction.
 
-    Reaching `confirmed` or `expired` also writes the merchant's webhook (`order.confirmed`,
-    `order.expired`) to the outbox; `base_url` (PUBLIC_BASE_URL) builds its checkout_url.
-    With a `batch`, the rollup, webhook and sweep writes wait for `batch.flush` (same
-    transaction), so that a run of transitions shares its statements.
+    Reaching `confirmed` or `expired` also publishes an `OrderChanged` (see the module);
+    `base_url` (PUBLIC_BASE_URL) builds its checkout_url (None: for a change that publishes
+    nothing). With a `batch`, the rollup, published events and sweep writes wait for
+    `batch.flush` (same transaction), so that a run of transitions shares its statements.
     """
     from_status = order.status
     was_paid, now_paid = from_status in PAID, to_status in PAID
@@ -207,26 +206,59 @@ async def transition(
             await repo.bump_daily(
                 db, order.created_day, rollup_shard(), paid=sign, received=received
             )
-    if to_status in WEBHOOK_ON and from_status != to_status:
+    if to_status in PUBLISHED_ON and from_status != to_status:
+        event = changed(order, PUBLISHED_ON[to_status], base_url)
         if batch is not None:
-            batch.webhook(order, WEBHOOK_ON[to_status])
+            batch.events.append(event)
         else:
-            await webhooks.enqueue(db, order, WEBHOOK_ON[to_status], base_url=base_url)
+            await publish(db, event)
     if to_status == CONFIRMED and from_status != to_status:
         # The sweep job, written with the confirmation (the outbox): the funds are final.
         if batch is not None:
             batch.sweeps.append(order)
         else:
             await sweeps.enqueue(db, order)
-    if to_status in (CONFIRMED, EXPIRED) and from_status != to_status:
-        # A wallet top-up (an order of the internal merchant) is credited or closed in this
-        # transaction; other merchants' orders return at once (a cached id, no query).
-        from paywarden.topups import service as topups  # topups create orders: import late
 
-        if to_status == CONFIRMED:
-            await topups.on_order_confirmed(db, order)
-        else:
-            await topups.on_order_expired(db, order)
+
+def changed(order: Order, type_: str, base_url: str | None) -> OrderChanged:
+    """The event of the order's change, with the order as its merchant sees it now."""
+    if base_url is None:  # the caller's mistake: the webhook body needs the checkout_url
+        raise ValueError(f"{type_} of order {order.id} needs base_url")
+    data = PaymentOut.of(order, base_url).model_dump(mode="json")
+    return OrderChanged(type=type_, order=order, data=data, at=utcnow())
+
+
+async def on_webhooks_settled(db: AsyncSession, settled: Sequence[WebhookSettled]) -> None:
+    """The outbox delivered or gave up webhooks (`webhook.delivered`, `webhook.failed`); for an
+    order's `order.confirmed`: delivered completes the order, given up marks its callback
+    failed and opens an incident. The orders are locked in id order, in one query."""
+    confirmed = [s for s in settled if s.event_type == events.CONFIRMED]
+    if not confirmed:
+        return
+    orders = await repo.lock_many(db, {s.subject_id for s in confirmed})
+    for outcome in confirmed:
+        order = orders.get(outcome.subject_id)
+        if order is None:  # pragma: no cover - orders are never deleted
+            continue
+        if outcome.delivered:
+            if order.status in (CONFIRMED, CALLBACK_FAILED):
+                await transition(
+                    db, order, COMPLETED, "webhook_delivered", outcome.details, base_url=None
+                )
+            continue
+        if order.status == CONFIRMED:
+            await transition(
+                db, order, CALLBACK_FAILED, "webhook_failed", outcome.details, base_url=None
+            )
+        details = outcome.details
+        db.add(
+            Incident(
+                event_type=WEBHOOK_FAILED,
+                payload={"reason": details["reason"], "attempt": details["attempt"]},
+                order_id=order.id,
+                merchant_id=order.merchant_id,
+            )
+        )
 
 
 async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int = 500) -> int:
@@ -237,7 +269,7 @@ async def expire_due(db: AsyncSession, pool: Pool, *, base_url: str, limit: int 
     allocated to the order (it holds a balance to sweep).
     """
     orders = await repo.due_to_expire(db, utcnow(), limit)
-    batch = TransitionBatch(base_url)
+    batch = TransitionBatch()
     for order in orders:
         await transition(
             db,
@@ -435,14 +467,23 @@ async def request_webhook_retry(
             payload=payload,
         )
     )
-    if not await webhooks.redeliver(db, order, base_url=base_url, url_override=callback_url):
+    if not await _has_webhook_target(db, order, callback_url):
         raise InvalidState(
             "There is nowhere to send it: the order has no callback_url and the merchant no "
             "webhook_url; give callback_url"
         )
+    confirmed = changed(order, events.CONFIRMED, base_url)
+    await publish(db, WebhookRetryRequested(order, confirmed, callback_url))
     audit.record(
         db, actor, "order.retry_webhook", target_type="order", target_id=order.id, details=payload
     )
+
+
+async def _has_webhook_target(db: AsyncSession, order: Order, url_override: str | None) -> bool:
+    if url_override or order.callback_url:
+        return True
+    merchant = await merchants.get(db, order.merchant_id)
+    return bool(merchant and merchant.webhook_url)
 
 
 async def request_sweep_retry(
@@ -456,28 +497,3 @@ async def request_sweep_retry(
     if sweep is None:
         raise InvalidState(f"Order {order.id} has no failed sweep to retry")
     await sweeps.retry(db, order, sweep, actor)
-
-
-@dataclass(frozen=True)
-class OrderDetail:
-    order: Order
-    merchant_name: str
-    events: list[OrderEvent]
-    webhooks: OrderWebhooks = field(default_factory=lambda: OrderWebhooks([]))
-    transfers: list[ChainTransfer] = field(default_factory=list)
-    settlement: dict[str, Any] | None = None
-
-
-async def detail(db: AsyncSession, order_id: uuid.UUID) -> OrderDetail:
-    from paywarden.merchants import repository as merchants
-
-    order = await get(db, order_id)
-    merchant = await merchants.get(db, order.merchant_id)
-    return OrderDetail(
-        order,
-        merchant.name if merchant else "",
-        list(await repo.events(db, order.id)),
-        await webhooks.for_order(db, order.id),
-        list(await repo.transfers(db, order.id)),
-        await sweeps.settlement(db, order.id),
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,10 @@ from paywarden.kit.time import utcnow
 from paywarden.merchants import repository as merchants
 from paywarden.orders import repository as repo
 from paywarden.orders.repository import Totals
-from paywarden.orders.service import GatewayContext, report_day
+from paywarden.orders.service import report_day
+
+if TYPE_CHECKING:  # the process's settings: only read here
+    from paywarden.context import GatewayContext
 
 WEEK_DAYS = 7
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from paywarden.addresses.repository import PoolStats
+from paywarden.addresses.schemas import PoolOut
 
 
 class StatsPeriod(BaseModel):
@@ -14,17 +14,6 @@ class StatsPeriod(BaseModel):
 
 class StatsTotal(StatsPeriod):
     merchant_count: int
-
-
-class PoolOut(BaseModel):
-    total: int
-    free: int
-    allocated: int
-    cooling: int
-
-    @classmethod
-    def of(cls, p: PoolStats) -> PoolOut:
-        return cls(total=p.total, free=p.free, allocated=p.allocated, cooling=p.cooling)
 
 
 class StatsOut(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.models import DepositAddress, HotWallet, Sweep
+from paywarden.models import DepositAddress, HotWallet, ScannerState, Sweep
 from paywarden.models.sweeps import S_ACTIVE, S_DONE, S_FAILED, S_WAITING, UNFINISHED
 
 
@@ -121,3 +121,9 @@ async def hot_wallet(session: AsyncSession, *, lock: bool = False) -> HotWallet 
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).first()
+
+
+async def scanner_state(session: AsyncSession, key: str) -> ScannerState | None:
+    """The chain scanner's cursor, read here so the wallet page needs nothing of chain/ (which
+    imports the orders, which import the sweeps)."""
+    return await session.scalar(select(ScannerState).where(ScannerState.key == key))

@@ -190,7 +190,7 @@ class Sweeper:
         if not stale:
             return
         try:
-            balance = await _trx_balance(client, self.keys.hot_address)
+            balance = await client.trx_balance(self.keys.hot_address)
         except TronGridError as exc:
             log.warning("hot_wallet_balance_unavailable", error=str(exc)[:200])
             return
@@ -640,13 +640,3 @@ async def _usdt_balance(client: TronGridClient, contract: str, address: str) -> 
     if not (out.get("result") or {}).get("result") or not words[0]:
         raise TronGridError("balanceOf answered no result", status=200, body=out)
     return int(words[0][:64], 16)
-
-
-async def _trx_balance(client: TronGridClient, address: str) -> int:
-    account = await client.account(address)
-    return int(account.get("balance", 0)) if account else 0
-
-
-async def trx_balance(client: TronGridClient, address: str) -> int:
-    """An address's TRX balance in sun (0 if never activated)."""
-    return await _trx_balance(client, address)

@@ -5,8 +5,9 @@ start (insert-or-get on its unique name, so replicas may race), without webhook 
 editable from the merchants API. A top-up is a normal gateway order of that merchant (same
 address derivation, expiry and scanner) with its `topups` row.
 
-The credit, when the order reaches `confirmed` (`orders.service.transition` calls
-`on_order_confirmed` in the scanner's transaction): `r`, the order's `amount_received` (what
+The credit, when the order reaches `confirmed` (`on_orders_changed`, subscribed to the orders'
+`order.confirmed` and `order.expired` in `paywarden/subscribers.py`, runs in the scanner's
+transaction): `r`, the order's `amount_received` (what
 really arrived, more than asked when overpaid), at USDT_USD_RATE gives `gross`, USD cents
 rounded DOWN; the plan's top-up fee is `fee = ceil(gross * topup_fee_bps / 10000)` (rounded UP:
 the house never loses a cent); the client gets `gross - fee`. One `topup` ledger transaction,
@@ -29,9 +30,11 @@ from __future__ import annotations
 import secrets
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,8 +48,10 @@ from paywarden.merchants import keys
 from paywarden.models import Client, Merchant, Order, Topup
 from paywarden.models.ledger import FEE_REVENUE, FX, ROUNDING, USD, USDT, USDT_RECEIVED
 from paywarden.models.topups import CREDITED, EXPIRED, PENDING
+from paywarden.orders import events as order_events
 from paywarden.orders import service as orders
-from paywarden.orders.service import GatewayContext, NewOrder
+from paywarden.orders.events import OrderChanged
+from paywarden.orders.service import NewOrder
 from paywarden.plans import repository as plans_repo
 from paywarden.plans import service as plans
 from paywarden.subscriptions import service as subscriptions
@@ -54,6 +59,9 @@ from paywarden.topups import repository as repo
 from paywarden.topups.errors import TopupAmountOutOfRange
 from paywarden.wallets import service as wallets
 from paywarden.wallets.service import Leg
+
+if TYPE_CHECKING:  # the process's settings: only read here
+    from paywarden.context import GatewayContext
 
 INTERNAL_MERCHANT_NAME = "PayWarden Cards"
 # Used only when an operator's merchant already took the name above.
@@ -253,6 +261,16 @@ async def _topup_fee_bps(db: AsyncSession, client: Client) -> int:
     plan = await plans_repo.get(db, client.plan_id) if client.plan_id else None
     plan = plan or await plans.default_plan(db)
     return plan.topup_fee_bps if plan else 0
+
+
+async def on_orders_changed(db: AsyncSession, changes: Sequence[OrderChanged]) -> None:
+    """The bus's call: internal orders confirmed are credited, expired ones closed; other
+    merchants' orders return at once (a cached id, no query)."""
+    for change in changes:
+        if change.type == order_events.CONFIRMED:
+            await on_order_confirmed(db, change.order)
+        elif change.type == order_events.EXPIRED:
+            await on_order_expired(db, change.order)
 
 
 async def on_order_confirmed(db: AsyncSession, order: Order) -> None:

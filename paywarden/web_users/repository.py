@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.models import WebUser, WebUserSession
-
-
-@dataclass(frozen=True)
-class WebUserFilter:
-    search: str | None = None
-    status: str | None = None
+from paywarden.web_users.filters import WebUserFilter
 
 
 def add(session: AsyncSession, row: WebUser | WebUserSession) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.kit.crypto import keys_of
-from paywarden.models import Merchant, Order, WebhookAttempt, WebhookDelivery, WebhookEvent
+from paywarden.models import Merchant, WebhookAttempt, WebhookDelivery, WebhookEvent
 from paywarden.models.webhooks import D_DELIVERING, D_PENDING
 
 
@@ -90,18 +90,6 @@ async def deliveries(
         .execution_options(populate_existing=True)
     )
     return {d.id: d for d in rows}
-
-
-async def orders(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Order]:
-    """Lock these orders, in id order."""
-    rows = await session.scalars(
-        select(Order)
-        .where(Order.id.in_(ids))
-        .order_by(Order.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {o.id: o for o in rows}
 
 
 async def for_order(

@@ -1,8 +1,12 @@
 """Webhook rules: what to send where (the outbox), and what each attempt's outcome means.
 
-`enqueue` writes the event and its delivery in the caller's transaction, so a status change and
-the webhook it causes commit together. The dispatcher (`tasks.py`) sends them and hands each
-outcome back to `record_attempt`.
+The outbox knows events, endpoints and attempts, not what the events are about: a publisher
+hands it a `Message` (type, subject id, merchant, the rendered `data`), and `enqueue` writes the
+event and its delivery in the caller's transaction, so a status change and the webhook it
+causes commit together (the orders' `OrderChanged` becomes a `Message` in
+`paywarden/subscribers.py`). The dispatcher (`tasks.py`) sends them and hands each outcome back
+to `record_attempt`; a delivery delivered or given up is published (`webhooks/events.py`) for
+the subject's package to react, in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,15 +20,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.kit import netguard
+from paywarden.kit import events, netguard
 from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.time import iso, utcnow
-from paywarden.models import Incident, Order, WebhookAttempt, WebhookDelivery, WebhookEvent
-from paywarden.models.incidents import WEBHOOK_FAILED
-from paywarden.models.orders import CALLBACK_FAILED, COMPLETED, CONFIRMED
-from paywarden.models.webhooks import D_DELIVERED, D_FAILED, D_PENDING, ORDER_CONFIRMED
-from paywarden.orders.schemas import PaymentOut
+from paywarden.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from paywarden.models.webhooks import D_DELIVERED, D_FAILED, D_PENDING
 from paywarden.webhooks import repository as repo
+from paywarden.webhooks.events import DELIVERED, FAILED, DeliveryOutcome
 from paywarden.webhooks.signing import body_bytes
 
 DEFAULT_RETRY_DELAYS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 14400)
@@ -62,81 +64,93 @@ async def check_destination(policy: WebhookPolicy, name: str, url: str | None) -
         raise ValidationFailed(f"{name}: {exc}") from exc
 
 
-def payload(order: Order, type_: str, event_id: uuid.UUID, now: datetime, base_url: str) -> dict:
-    data = PaymentOut.of(order, base_url).model_dump(mode="json")
-    return {"id": str(event_id), "type": type_, "created_at": iso(now), "data": data}
+@dataclass(frozen=True)
+class Message:
+    """One event to tell a merchant, as its publisher rendered it: the outbox knows events,
+    endpoints and attempts, not what the subject (an order) is."""
+
+    type: str  # order.confirmed, order.expired
+    subject_id: uuid.UUID  # what the event is about (the `order_id` column)
+    merchant_id: uuid.UUID
+    data: dict[str, Any]  # the body's `data`
+    at: datetime  # when it happened: the event's created_at
+    callback_url: str | None  # the subject's own URL; else the merchant's webhook_url
+
+
+def body(message: Message, event_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "id": str(event_id),
+        "type": message.type,
+        "created_at": iso(message.at),
+        "data": message.data,
+    }
 
 
 async def enqueue(
-    db: AsyncSession,
-    order: Order,
-    type_: str,
-    *,
-    base_url: str,
-    url_override: str | None = None,
+    db: AsyncSession, message: Message, *, url_override: str | None = None
 ) -> WebhookEvent:
-    """Write the event and a delivery to the order's callback_url, else the merchant's
+    """Write the event and a delivery to the message's callback_url, else the merchant's
     webhook_url (or `url_override`, used once); with no URL at all, the event alone."""
-    event = new_event(order, type_, base_url=base_url)
+    event = new_event(message)
     db.add(event)
     await db.flush()  # the delivery's foreign key needs the event row first
-    await _deliver(db, event, order, url_override)
+    await _deliver(db, event, message, url_override)
     return event
 
 
-def new_event(order: Order, type_: str, *, base_url: str) -> WebhookEvent:
-    """The event as `enqueue` would write it, its payload taken now, not yet added."""
-    now = utcnow()
+def new_event(message: Message) -> WebhookEvent:
+    """The event as `enqueue` writes it, not yet added."""
     event = WebhookEvent(
         id=uuid.uuid4(),
-        order_id=order.id,
-        merchant_id=order.merchant_id,
-        type=type_,
-        created_at=now,
+        order_id=message.subject_id,
+        merchant_id=message.merchant_id,
+        type=message.type,
+        created_at=message.at,
     )
-    event.payload = payload(order, type_, event.id, now, base_url)
+    event.payload = body(message, event.id)
     return event
 
 
-async def enqueue_many(db: AsyncSession, events: Sequence[tuple[WebhookEvent, Order]]) -> None:
-    """`enqueue` for a batch of events built by `new_event`: the events in one flush, then
-    their deliveries (written with the caller's next flush). The scanner's passes use it."""
-    if not events:
+async def enqueue_many(db: AsyncSession, messages: Sequence[Message]) -> None:
+    """`enqueue` for a batch: the events in one flush, then their deliveries (written with the
+    caller's next flush). The scanner's passes use it."""
+    if not messages:
         return
-    db.add_all([event for event, _ in events])
+    events = [new_event(message) for message in messages]
+    db.add_all(events)
     await db.flush()  # the deliveries' foreign keys need the event rows first
-    for event, order in events:
-        await _deliver(db, event, order, None)
+    for event, message in zip(events, messages, strict=True):
+        await _deliver(db, event, message, None)
 
 
-async def redeliver(
-    db: AsyncSession, order: Order, *, base_url: str, url_override: str | None = None
-) -> bool:
-    """A new delivery of the order's latest `order.confirmed` (same webhook-id, so receivers
-    deduplicate); an order that never had one (its status set by hand) gets one now.
+async def redeliver(db: AsyncSession, message: Message, *, url_override: str | None = None) -> bool:
+    """A new delivery of the subject's latest event of the message's type (same webhook-id, so
+    receivers deduplicate); a subject that never had one gets `message` now.
     False when there is no URL to deliver to."""
-    if not await _target_url(db, order, url_override):
+    if not await target_url(db, message.merchant_id, message.callback_url, url_override):
         return False
-    event = await repo.latest_event(db, order.id, ORDER_CONFIRMED)
+    event = await repo.latest_event(db, message.subject_id, message.type)
     if event is None:
-        await enqueue(db, order, ORDER_CONFIRMED, base_url=base_url, url_override=url_override)
+        await enqueue(db, message, url_override=url_override)
     else:
-        await _deliver(db, event, order, url_override)
+        await _deliver(db, event, message, url_override)
     return True
 
 
-async def _target_url(db: AsyncSession, order: Order, url_override: str | None) -> str | None:
-    """The override, else the order's callback_url, else the merchant's webhook_url."""
-    if url_override or order.callback_url:
-        return url_override or order.callback_url
-    merchant = await repo.merchant(db, order.merchant_id)
+async def target_url(
+    db: AsyncSession, merchant_id: uuid.UUID, callback_url: str | None, url_override: str | None
+) -> str | None:
+    """The override, else the subject's callback_url, else the merchant's webhook_url."""
+    if url_override or callback_url:
+        return url_override or callback_url
+    merchant = await repo.merchant(db, merchant_id)
     return merchant.webhook_url if merchant else None
 
 
 async def _deliver(
-    db: AsyncSession, event: WebhookEvent, order: Order, url_override: str | None
+    db: AsyncSession, event: WebhookEvent, message: Message, url_override: str | None
 ) -> None:
-    url = await _target_url(db, order, url_override)
+    url = await target_url(db, message.merchant_id, message.callback_url, url_override)
     if url is None:
         return
     db.add(
@@ -205,54 +219,40 @@ class Result:
         return self.error or f"HTTP {self.http_status}"
 
 
-async def record_attempt(
-    db: AsyncSession, job: Job, result: Result, policy: WebhookPolicy, *, base_url: str
-) -> str:
+async def record_attempt(db: AsyncSession, job: Job, result: Result, policy: WebhookPolicy) -> str:
     """Store the attempt and decide: delivered, retry later, or give up. Returns the status."""
-    [status] = await record_attempts(db, [(job, result)], policy, base_url=base_url)
+    [status] = await record_attempts(db, [(job, result)], policy)
     return status
 
 
 async def record_attempts(
-    db: AsyncSession,
-    outcomes: Sequence[tuple[Job, Result]],
-    policy: WebhookPolicy,
-    *,
-    base_url: str,
+    db: AsyncSession, outcomes: Sequence[tuple[Job, Result]], policy: WebhookPolicy
 ) -> list[str]:
-    """`record_attempt` for a batch, in the caller's transaction: the deliveries and their
-    orders are locked in two queries (in id order), the rows written in one flush at commit.
-    Returns each outcome's status, in order."""
+    """`record_attempt` for a batch, in the caller's transaction: the deliveries are locked in
+    one query (in id order), the rows written in one flush; the deliveries delivered or given
+    up are then published (`webhook.delivered`, `webhook.failed`) in one batch, for their
+    subjects' packages to react in this transaction. Returns each outcome's status, in order."""
     if not outcomes:
         return []
     deliveries = await repo.deliveries(db, {job.delivery_id for job, _ in outcomes})
-    orders = await repo.orders(db, {job.order_id for job, _ in outcomes})
+    settled: list[DeliveryOutcome] = []
     with db.no_autoflush:  # nothing below reads what it writes: one flush for the batch
-        return [
-            await _record(
-                db,
-                job,
-                result,
-                deliveries.get(job.delivery_id),
-                orders.get(job.order_id),
-                policy,
-                base_url,
-            )
+        statuses = [
+            _record(db, job, result, deliveries.get(job.delivery_id), policy, settled)
             for job, result in outcomes
         ]
+    await events.publish_all(db, settled)
+    return statuses
 
 
-async def _record(
+def _record(
     db: AsyncSession,
     job: Job,
     result: Result,
     delivery: WebhookDelivery | None,
-    order: Order | None,
     policy: WebhookPolicy,
-    base_url: str,
+    settled: list[DeliveryOutcome],
 ) -> str:
-    from paywarden.orders import service as orders  # orders.service imports this module
-
     db.add(
         WebhookAttempt(
             delivery_id=job.delivery_id,
@@ -270,41 +270,12 @@ async def _record(
     now = utcnow()
     if result.ok:
         delivery.status, delivery.delivered_at, delivery.last_error = D_DELIVERED, now, None
-        if (
-            job.event_type == ORDER_CONFIRMED
-            and order
-            and order.status in (CONFIRMED, CALLBACK_FAILED)
-        ):
-            await orders.transition(
-                db,
-                order,
-                COMPLETED,
-                "webhook_delivered",
-                _event_payload(job, delivery),
-                base_url=base_url,
-            )
+        settled.append(_outcome(DELIVERED, job, delivery))
         return D_DELIVERED
     delivery.last_error = result.reason
     if result.http_status == 410 or job.attempt >= policy.max_attempts:
         delivery.status = D_FAILED
-        if job.event_type == ORDER_CONFIRMED:
-            if order and order.status == CONFIRMED:
-                await orders.transition(
-                    db,
-                    order,
-                    CALLBACK_FAILED,
-                    "webhook_failed",
-                    {**_event_payload(job, delivery), "reason": result.reason},
-                    base_url=base_url,
-                )
-            db.add(
-                Incident(
-                    event_type=WEBHOOK_FAILED,
-                    payload={"reason": result.reason, "attempt": job.attempt},
-                    order_id=job.order_id,
-                    merchant_id=job.merchant_id,
-                )
-            )
+        settled.append(_outcome(FAILED, job, delivery, reason=result.reason))
         return D_FAILED
     delay = policy.retry_delays[min(job.attempt, len(policy.retry_delays)) - 1]
     jitter = random.uniform(0, JITTER)  # noqa: S311 - spreads retries, not a secret
@@ -313,12 +284,15 @@ async def _record(
     return D_PENDING
 
 
-def _event_payload(job: Job, delivery: WebhookDelivery) -> dict[str, Any]:
-    return {
-        "webhook_id": str(job.event_id),
-        "delivery_id": str(delivery.id),
-        "attempt": job.attempt,
-    }
+def _outcome(type_: str, job: Job, delivery: WebhookDelivery, **extra: Any) -> DeliveryOutcome:
+    details = {"webhook_id": str(job.event_id), "delivery_id": str(delivery.id)}
+    return DeliveryOutcome(
+        type=type_,
+        event_type=job.event_type,
+        subject_id=job.order_id,
+        merchant_id=job.merchant_id,
+        details={**details, "attempt": job.attempt, **extra},
+    )
 
 
 @dataclass(frozen=True)

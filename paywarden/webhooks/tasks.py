@@ -49,7 +49,6 @@ USER_AGENT = "PayWarden-Webhooks/1"
 async def dispatch_due(
     db: Database,
     policy: WebhookPolicy,
-    base_url: str,
     *,
     limit: int = BATCH,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -71,7 +70,7 @@ async def dispatch_due(
                     for _ in range(CONCURRENCY)
                 ]
             results = await send_all(lanes, jobs, policy)
-            await record(db, list(zip(jobs, results, strict=True)), policy, base_url)
+            await record(db, list(zip(jobs, results, strict=True)), policy)
             attempted += len(jobs)
             if len(jobs) < limit or time.monotonic() >= deadline:
                 break
@@ -120,28 +119,24 @@ async def send_all(
     return [r for r in results if r is not None]
 
 
-async def record(
-    db: Database, outcomes: list[tuple[Job, Result]], policy: WebhookPolicy, base_url: str
-) -> None:
+async def record(db: Database, outcomes: list[tuple[Job, Result]], policy: WebhookPolicy) -> None:
     """Record a batch's outcomes in one transaction, else each in its own."""
     try:
         async with db.transaction() as session:
-            statuses = await service.record_attempts(session, outcomes, policy, base_url=base_url)
+            statuses = await service.record_attempts(session, outcomes, policy)
     except Exception:
         log.warning("webhook_record_batch_failed", size=len(outcomes), exc_info=True)
         for job, result in outcomes:
-            await record_one(db, job, result, policy, base_url)
+            await record_one(db, job, result, policy)
         return
     for (job, result), status in zip(outcomes, statuses, strict=True):
         _logged(job, result, status)
 
 
-async def record_one(
-    db: Database, job: Job, result: Result, policy: WebhookPolicy, base_url: str
-) -> None:
+async def record_one(db: Database, job: Job, result: Result, policy: WebhookPolicy) -> None:
     try:
         async with db.transaction() as session:
-            status = await service.record_attempt(session, job, result, policy, base_url=base_url)
+            status = await service.record_attempt(session, job, result, policy)
     except Exception:
         # Left `delivering`: the stale-claim rule sends it again in a minute.
         log.exception("webhook_record_failed", delivery_id=str(job.delivery_id))

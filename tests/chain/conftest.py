@@ -20,9 +20,9 @@ from sqlalchemy import select
 from paywarden.chain import tasks
 from paywarden.chain.service import PassResult
 from paywarden.config import Settings
+from paywarden.context import GatewayContext
 from paywarden.kit.db import Database
 from paywarden.models import ChainTransfer, Incident, Order, OrderEvent, WebhookEvent
-from paywarden.orders.service import GatewayContext
 from paywarden.tron.client import TronGridClient
 from tests.factories import TestMerchant, create_merchant, create_payment
 from tests.tron.conftest import Devnet, devnet, solidify_depth  # noqa: F401 - fixtures

@@ -21,7 +21,9 @@ from standardwebhooks import Webhook
 
 from paywarden.models import Order
 from paywarden.orders.schemas import PaymentOut
-from paywarden.webhooks.service import payload
+from paywarden.orders.service import changed
+from paywarden.subscribers import message
+from paywarden.webhooks.service import body
 from paywarden.webhooks.signing import body_bytes, headers
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "merchants" / "webhooks.md"
@@ -57,8 +59,8 @@ def event_body() -> bytes:
         created_at=datetime(2025, 5, 1, 12, 0, tzinfo=UTC),
         expires_at=datetime(2025, 5, 1, 13, 0, tzinfo=UTC),
     )
-    event = payload(order, "order.confirmed", uuid.uuid4(), datetime.now(UTC), "https://pay.test")
-    return body_bytes(event)
+    change = changed(order, "order.confirmed", "https://pay.test")
+    return body_bytes(body(message(change), uuid.uuid4()))
 
 
 def signed(body: bytes, *, age: int = 0) -> dict[str, str]:

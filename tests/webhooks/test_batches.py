@@ -19,6 +19,7 @@ from paywarden.kit.time import utcnow
 from paywarden.models import Incident, Merchant, Order, WebhookAttempt, WebhookDelivery
 from paywarden.models.webhooks import ORDER_EXPIRED
 from paywarden.orders import service as orders
+from paywarden.subscribers import message
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks import tasks
 from paywarden.webhooks.service import Result
@@ -37,7 +38,8 @@ async def expired_events(app: FastAPI, db: Database, url: str, count: int) -> No
         new = orders.NewOrder("order-batch", 1_000_000, None, 86_400, None)
         order, _ = await orders.create(session, gateway, merchant, new)
         for _ in range(count):
-            await webhooks.enqueue(session, order, ORDER_EXPIRED, base_url=gateway.public_base_url)
+            change = orders.changed(order, ORDER_EXPIRED, gateway.public_base_url)
+            await webhooks.enqueue(session, message(change))
 
 
 async def by_status(db: Database) -> dict[str, int]:
@@ -46,11 +48,6 @@ async def by_status(db: Database) -> dict[str, int]:
             select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
         )
         return dict(rows.all())  # type: ignore[arg-type]
-
-
-def policy_and_base(app: FastAPI) -> tuple[webhooks.WebhookPolicy, str]:
-    gateway = app.state.gateway
-    return gateway.webhooks, gateway.public_base_url
 
 
 async def test_one_worker_pass_drains_a_backlog_of_several_batches(
@@ -72,10 +69,10 @@ async def test_a_pass_stops_taking_batches_when_its_time_is_up(
     app: FastAPI, db: Database, receiver: Receiver
 ) -> None:
     await expired_events(app, db, receiver.url("/merchant"), 25)
-    policy, base = policy_and_base(app)
-    assert await tasks.dispatch_due(db, policy, base, limit=10, pass_seconds=0) == 10
+    policy = app.state.gateway.webhooks
+    assert await tasks.dispatch_due(db, policy, limit=10, pass_seconds=0) == 10
     assert await by_status(db) == {"delivered": 10, "pending": 15}
-    assert await tasks.dispatch_due(db, policy, base, limit=10) == 15  # 10, then 5: not full
+    assert await tasks.dispatch_due(db, policy, limit=10) == 15  # 10, then 5: not full
     assert await by_status(db) == {"delivered": 25}
     assert len(receiver.requests) == 25
 
@@ -111,7 +108,7 @@ async def test_an_outcome_that_cannot_be_recorded_leaves_the_others_recorded(
     app: FastAPI, db: Database, receiver: Receiver
 ) -> None:
     await expired_events(app, db, receiver.url("/merchant"), 3)
-    policy, base = policy_and_base(app)
+    policy = app.state.gateway.webhooks
     async with db.transaction() as session:
         jobs = await webhooks.claim_due(session)
     ok = Result(started_at=utcnow(), duration_ms=1, http_status=200)
@@ -119,7 +116,7 @@ async def test_an_outcome_that_cannot_be_recorded_leaves_the_others_recorded(
     # batch's transaction; each outcome is then recorded on its own.
     ghost = dataclasses.replace(jobs[1], delivery_id=uuid.uuid4())
     outcomes = [(jobs[0], ok), (ghost, ok), (jobs[1], ok), (jobs[2], ok)]
-    await tasks.record(db, outcomes, policy, base)
+    await tasks.record(db, outcomes, policy)
     assert await by_status(db) == {"delivered": 3}
     async with db.transaction() as session:
         attempts = (await session.scalars(select(WebhookAttempt))).all()

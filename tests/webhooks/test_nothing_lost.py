@@ -24,6 +24,7 @@ from paywarden.kit.time import utcnow
 from paywarden.models import Merchant, WebhookDelivery
 from paywarden.models.webhooks import ORDER_EXPIRED
 from paywarden.orders import service as orders
+from paywarden.subscribers import message
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import STALE_CLAIM
 from tests.factories import create_merchant
@@ -85,9 +86,8 @@ async def enqueue_events(app: FastAPI, db: Database, url: str) -> set[str]:
             order, _ = await orders.create(session, gateway, merchant, new)
             made.append(order)
         for n in range(EVENTS):
-            event = await webhooks.enqueue(
-                session, made[n % ORDERS], ORDER_EXPIRED, base_url=gateway.public_base_url
-            )
+            change = orders.changed(made[n % ORDERS], ORDER_EXPIRED, gateway.public_base_url)
+            event = await webhooks.enqueue(session, message(change))
             ids.add(str(event.id))
     return ids
 
