@@ -22,7 +22,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/paywarden migrate
 	@echo
-	@echo "PayWarden is starting on http://127.0.0.1:8000"
+	@echo "PayWarden is starting on http://127.0.0.1:8000 (the API, and the worker as its child process)"
 	@echo "Next: create the first operator (see README, 'First operator'):"
 	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/admin/auth/bootstrap \\"
 	@echo "    -H \"X-Admin-Token: \$$(cat var/bootstrap_token)\" -H 'Content-Type: application/json' \\"

@@ -1,15 +1,20 @@
-"""Builds the FastAPI app: routers, error handling, observability and the in-process worker."""
+"""Builds the FastAPI app: routers, error handling, observability.
+
+The background loops are not here: `paywarden worker` runs them (the embedded `serve` starts it
+as a child process). Importing or building this app never loads the sweeper or its keys (the
+hot wallet key and the deposit seed): a test checks `sys.modules`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 
-from paywarden import __version__, demo
+from paywarden import __version__, demo, subscribers
+from paywarden.addresses import service as addresses
 from paywarden.analytics.endpoints import router as card_transactions_admin_router
 from paywarden.analytics.overview_endpoints import router as analytics_router
 from paywarden.audit.endpoints import router as audit_router
@@ -28,14 +33,7 @@ from paywarden.clients.admin_endpoints import router as clients_admin_router
 from paywarden.clients.endpoints import router as client_api_router
 from paywarden.config import Settings
 from paywarden.console import install_console
-from paywarden.context import (
-    WorkerContext,
-    database,
-    gateway_context,
-    network,
-    sweeper,
-    treasury_config,
-)
+from paywarden.context import database, gateway_context, network
 from paywarden.incidents.endpoints import router as incidents_router
 from paywarden.issuer.registry import adapter_for
 from paywarden.issuer.sandbox_service import mount_sandbox
@@ -68,13 +66,13 @@ from paywarden.web_users import service as web_users
 from paywarden.web_users.admin_endpoints import router as web_users_admin_router
 from paywarden.web_users.endpoints import router as web_users_router
 from paywarden.web_users.mailer import Mailer
-from paywarden.worker import run_loops, top_up_address_pool
 
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     configure_logging(json=settings.is_production, level=settings.log_level)
+    subscribers.compose()  # who reacts to the orders' and the outbox's events
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,27 +102,17 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             await topups.prepare(session, settings)  # the Cards product's internal merchant
             if settings.demo_data and not settings.is_production:
                 await demo.seed(session, settings.var_dir, settings.public_base_url)
+            # Addresses ready before the first order, whether or not the worker has started
+            # yet: the pool derives them from the xpub (no key), as the worker's loop does.
+            await addresses.top_up(session, app.state.gateway.pool)
         if needs_bootstrap:
             _print_bootstrap_hint(settings)
-        worker_ctx = WorkerContext(
-            db=db,
-            gateway=app.state.gateway,
-            sweeper=sweeps,
-            issuer=app.state.issuer,
-            treasury=treasury_config(settings),
-        )
-        await top_up_address_pool(worker_ctx)  # addresses ready before the first order
         listener = _metrics_listener(app, settings)
-        stop = asyncio.Event()
-        worker = asyncio.create_task(run_loops(worker_ctx, stop)) if run_worker else None
         try:
             if listener is not None:
                 await listener.start()  # a taken port stops the start, cleanly
             yield
         finally:
-            stop.set()
-            if worker:
-                await worker
             if listener is not None:
                 await listener.stop()
             app.state.auth.limiter.close()
@@ -144,8 +132,6 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.gateway = gateway_context(settings)
-    # Only a process running the loops reads the sweeper's keys (and checks them at start).
-    sweeps = sweeper(settings, app.state.gateway) if run_worker else None
     app.state.network = network(settings)
     # ConfigError for an unknown ISSUER; None for ISSUER=none (card routes: 503 CARDS_DISABLED).
     # Every call to it is counted in the database (the issuer error rate all replicas share).

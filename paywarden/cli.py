@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import signal
+import sys
 import time
 from typing import Annotated, Any
 
@@ -17,6 +19,7 @@ from paywarden.config import ConfigError, Settings, load_settings
 from paywarden.context import database
 from paywarden.kit.logging import configure_logging
 from paywarden.kit.migrations import upgrade
+from paywarden.kit.supervisor import ChildProcess, parent_gone
 from paywarden.operators import repository as operator_repo
 from paywarden.operators import service as operators
 
@@ -45,7 +48,9 @@ def _settings() -> Settings:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Don't run loops here")] = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Start no `paywarden worker` child process")
+    ] = False,
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes, each with its own DB_POOL_SIZE pool")
     ] = 1,
@@ -59,10 +64,10 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP app (and, unless --no-worker, the background loops in-process)."""
-    from paywarden.asgi import RUN_WORKER_ENV
-
+    """Run the HTTP app and, unless --no-worker, one `paywarden worker` as a child process
+    (restarted if it dies, stopped with the server): the hot wallet key stays out of the API."""
     settings = _settings()
+    configure_logging(json=settings.is_production, level=settings.log_level)
     bind(settings, host, port, metrics_port)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -72,32 +77,51 @@ def serve(
         "log_config": None,
         "access_log": False,
     }
-    if workers == 1:
-        from paywarden.app import create_app
+    from paywarden.app import create_app
 
-        try:
-            application = create_app(settings, run_worker=not no_worker)
-        except ConfigError as exc:
-            typer.echo(f"configuration error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        uvicorn.run(application, **options)
-        return
-    if settings.is_sqlite and not no_worker:
-        typer.echo(
-            "on SQLite the background loops run in one process: add --no-worker and run "
-            "`paywarden worker` beside it, or use PostgreSQL",
-            err=True,
+    try:
+        _prepare_shared_files(settings)
+        # --workers N: each server process builds its own app from its settings, read again.
+        application: Any = (
+            create_app(settings) if workers == 1 else "paywarden.asgi:create_app_from_env"
         )
-        raise typer.Exit(2)
-    _prepare_shared_files(settings)
-    # Each worker process reads its settings again: pass this command's choices down.
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    # What the other processes read: this command's choices.
     os.environ.update(
-        HOST=settings.host,
-        PORT=str(settings.port),
-        METRICS_PORT=str(settings.metrics_port),
-        **{RUN_WORKER_ENV: "0" if no_worker else "1"},
+        HOST=settings.host, PORT=str(settings.port), METRICS_PORT=str(settings.metrics_port)
     )
-    uvicorn.run("paywarden.asgi:create_app_from_env", factory=True, workers=workers, **options)
+    # uvicorn re-raises the SIGTERM it shut down on: end here, so the worker is stopped too.
+    signal.signal(signal.SIGTERM, _terminated)
+    child = None if no_worker else worker_child()
+    try:
+        with child or contextlib.nullcontext():
+            uvicorn.run(application, factory=workers > 1, workers=workers, **options)
+    except Terminated:
+        pass
+    if child is not None and child.fatal_code is not None:
+        typer.echo("configuration error: the worker could not start (its output above)", err=True)
+        raise typer.Exit(2)
+
+
+def worker_child() -> ChildProcess:
+    """`paywarden worker` with this process's environment (serve's choices included). Its
+    configuration error (exit 2: keys that do not fit) stops `serve` too, as at a start."""
+    return ChildProcess(
+        "worker",
+        [sys.executable, "-m", "paywarden", "worker"],
+        fatal_codes={2},
+        on_fatal=lambda _: os.kill(os.getpid(), signal.SIGTERM),
+    )
+
+
+class Terminated(Exception):
+    """SIGTERM: `serve` shuts down (uvicorn first, then the worker child)."""
+
+
+def _terminated(*_: object) -> None:
+    raise Terminated
 
 
 def local_base_url(host: str, port: int) -> str:
@@ -128,7 +152,8 @@ def bind(settings: Settings, host: str | None, port: int | None, metrics_port: i
 
 
 def _prepare_shared_files(settings: Settings) -> None:
-    """Create the generated development secrets once, before the workers race to create them."""
+    """Create the generated development secrets once, before the processes `serve` starts (the
+    worker child, the --workers server processes) race to create them."""
     from paywarden.context import resolve_xpub
 
     settings.signing_key()
@@ -138,48 +163,29 @@ def _prepare_shared_files(settings: Settings) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the background loops only."""
-    from paywarden.context import WorkerContext, gateway_context, sweeper, treasury_config
-    from paywarden.issuer.registry import adapter_for
-    from paywarden.topups import service as topups
-    from paywarden.treasury.calls import counted
-    from paywarden.worker import run_loops
+    """Run the background loops only (the one process given the hot wallet key)."""
+    from paywarden.worker import run_worker
 
     settings = _settings()
     configure_logging(json=settings.is_production, level=settings.log_level)
-    gateway = gateway_context(settings)
-    try:
-        sweeps = sweeper(settings, gateway)  # checks SWEEP_SEED against XPUB before any loop
-        adapter_for(settings)  # an unknown ISSUER or missing issuer secrets stop the start here
-    except ConfigError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
     async def main() -> None:
-        db = database(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with db.transaction() as session:  # top-ups need the internal merchant
-            await topups.prepare(session, settings)
-        # Every call to the issuer counted in the database (the error rate all processes share).
-        issuer = counted(adapter_for(settings), lambda: db)
-        worker_ctx = WorkerContext(
-            db=db,
-            gateway=gateway,
-            sweeper=sweeps,
-            issuer=issuer,
-            treasury=treasury_config(settings),
-        )
+        orphaned = asyncio.create_task(parent_gone())  # started by `serve`: stop with it
+        orphaned.add_done_callback(lambda _: stop.set())
         try:
-            await run_loops(worker_ctx, stop)
+            await run_worker(settings, stop)
         finally:
-            if issuer is not None:  # ISSUER=none: no issuer, no issuer loops
-                await issuer.aclose()
-            await db.dispose()
+            orphaned.cancel()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:  # keys that do not fit, an unknown ISSUER: before any loop
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

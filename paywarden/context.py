@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from paywarden.addresses.service import Pool
 from paywarden.chain.config import TRON_BLOCK_SECONDS, ScannerConfig
@@ -13,16 +15,30 @@ from paywarden.issuer.base import IssuerAdapter
 from paywarden.kit.crypto import keyset_for
 from paywarden.kit.db import Database, PoolOptions
 from paywarden.kit.logging import get_logger
-from paywarden.orders.service import GatewayContext
-from paywarden.sweeps import keys as sweep_keys
-from paywarden.sweeps.tasks import SweepConfig, Sweeper
 from paywarden.treasury.service import TreasuryConfig
 from paywarden.tron.client import TronGridClient
 from paywarden.tron.keys import derive_address, development_xpub
 from paywarden.tron.networks import Network, network_for
 from paywarden.webhooks.service import WebhookPolicy
 
+if TYPE_CHECKING:  # the signer: imported by the worker only (`sweeper`), never the API
+    from paywarden.sweeps.tasks import Sweeper
+
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    """The gateway's settings a process hands to its services (built by `gateway_context`)."""
+
+    pool: Pool
+    tz: ZoneInfo
+    public_base_url: str  # PUBLIC_BASE_URL: webhooks carry the order's checkout_url
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # UNDERPAY_TOLERANCE in micro-USDT: how far short final transfers may be and still confirm.
+    underpay_tolerance: int = 0
+    # The chain scanner's network, TronGrid endpoints and pace (None: no scanning).
+    scanner: ScannerConfig | None = None
 
 
 def database(settings: Settings) -> Database:
@@ -97,7 +113,12 @@ def network(settings: Settings) -> Network:
 
 def sweeper(settings: Settings, gateway: GatewayContext) -> Sweeper | None:
     """The sweeper, for worker processes only: it reads HOT_WALLET_KEY and SWEEP_SEED(_FILE)
-    and checks that the seed is XPUB's (a ConfigError otherwise). None without a hot wallet."""
+    and checks that the seed is XPUB's (a ConfigError otherwise). None without a hot wallet.
+    The signer's modules are imported here, not at the top: the API process imports this
+    module and must never load them (tests/test_signer_isolation.py)."""
+    from paywarden.sweeps import keys as sweep_keys
+    from paywarden.sweeps.tasks import SweepConfig, Sweeper
+
     keys = sweep_keys.load(settings, gateway.pool.xpub)
     if keys is None:
         return None

@@ -1,4 +1,5 @@
-"""Background loops. `paywarden worker` runs them; the embedded `serve` runs them in-process.
+"""Background loops, run by `paywarden worker` (`run_worker`), the only process given the hot
+wallet key (the embedded `serve` starts one as its child process; the API never imports this).
 
 Each loop does one bounded pass in its own transaction, then sleeps; an error is logged and the
 loop carries on at its next tick, so one bad pass never stops the worker. Passes lock the rows
@@ -13,19 +14,24 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from paywarden import subscribers
 from paywarden.addresses import service as addresses
 from paywarden.analytics import overview as card_overview
 from paywarden.card_stats import service as card_stats
 from paywarden.card_transactions import codes as codes_3ds
 from paywarden.card_transactions import inbox as issuer_inbox
 from paywarden.chain import tasks as chain
-from paywarden.context import WorkerContext
+from paywarden.config import Settings
+from paywarden.context import WorkerContext, database, gateway_context, sweeper, treasury_config
+from paywarden.issuer.registry import adapter_for
 from paywarden.kit.logging import get_logger
 from paywarden.kit.time import utcnow
 from paywarden.operators import service as operators
 from paywarden.orders import service as orders
 from paywarden.subscriptions import service as subscriptions
+from paywarden.topups import service as topups
 from paywarden.treasury import tasks as treasury
+from paywarden.treasury.calls import counted
 from paywarden.treasury.service import TreasuryConfig
 from paywarden.webhooks import tasks as webhooks
 
@@ -78,7 +84,7 @@ def _scan_interval(ctx: WorkerContext) -> float | None:
 
 async def dispatch_webhooks(ctx: WorkerContext) -> int:
     """Send due merchant webhooks (claims and outcomes are their own transactions)."""
-    return await webhooks.dispatch_due(ctx.db, ctx.gateway.webhooks, ctx.gateway.public_base_url)
+    return await webhooks.dispatch_due(ctx.db, ctx.gateway.webhooks)
 
 
 async def run_sweeps(ctx: WorkerContext) -> int:
@@ -180,8 +186,35 @@ async def _run(loop: Loop, ctx: WorkerContext, stop: asyncio.Event) -> None:
 async def run_loops(
     ctx: WorkerContext, stop: asyncio.Event, loops: list[Loop] | None = None
 ) -> None:
+    subscribers.compose()  # the event bus's subscribers, before any pass publishes
     try:
         await asyncio.gather(*(_run(loop, ctx, stop) for loop in loops_for(ctx, loops)))
     finally:
         if ctx.trongrid is None and "tron" in ctx.__dict__ and ctx.tron is not None:
             await ctx.tron.aclose()  # the client this context built for itself
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`paywarden worker`: the loops until `stop` is set. A ConfigError before any loop for keys
+    that do not fit (SWEEP_SEED against XPUB), an unknown ISSUER or missing issuer secrets."""
+    gateway = gateway_context(settings)
+    sweeps = sweeper(settings, gateway)
+    adapter = adapter_for(settings)
+    db = database(settings)
+    # Every call to the issuer counted in the database (the error rate all processes share).
+    issuer = counted(adapter, lambda: db)
+    try:
+        async with db.transaction() as session:  # top-ups need the internal merchant
+            await topups.prepare(session, settings)
+        ctx = WorkerContext(
+            db=db,
+            gateway=gateway,
+            sweeper=sweeps,
+            issuer=issuer,
+            treasury=treasury_config(settings),
+        )
+        await run_loops(ctx, stop)
+    finally:
+        if issuer is not None:  # ISSUER=none: no issuer, no issuer loops
+            await issuer.aclose()
+        await db.dispose()

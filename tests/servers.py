@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -14,6 +15,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+
+from tests.conftest import TEST_XPUB
 
 PAYWARDEN = str(Path(sys.executable).with_name("paywarden"))
 
@@ -33,6 +36,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
     finally:
         sock.close()
+
+
+def development_env(database_url: str, var_dir: Path, **settings: str) -> dict[str, str]:
+    """This process's environment plus a development server's settings on the test database;
+    `settings` add to or override them (e.g. DEMO_DATA="true")."""
+    base = {"ENV": "development", "DATABASE_URL": database_url, "VAR_DIR": str(var_dir)}
+    return {**os.environ, **base, "XPUB": TEST_XPUB, "LOG_LEVEL": "WARNING", **settings}
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux: read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # The fields after the name (which may hold spaces) start at ") ": state, ppid...
+            fields = stat.read_text().rpartition(") ")[2].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def worker_children(pid: int) -> list[int]:
+    """`paywarden worker` processes started by `pid` (`serve`'s worker child)."""
+    found = []
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if argv[-2:] == [b"worker", b""] and b"paywarden" in argv:
+                found.append(child)
+    return found
 
 
 @contextlib.asynccontextmanager

@@ -1,16 +1,20 @@
-"""Real `paywarden worker` processes for the tests that kill and restart one, and a poll helper
-that shows their output when it gives up."""
+"""Real `paywarden worker` processes for the tests that kill and restart one, the worker's own
+runner in the test's event loop for the tests that only need its loops, and a poll helper that
+shows the workers' output when it gives up."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from paywarden.config import Settings
+from paywarden.worker import run_worker
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_XPUB
 
 PAYWARDEN = str(Path(sys.executable).with_name("paywarden"))
@@ -39,6 +43,18 @@ async def start_worker(
         return await asyncio.create_subprocess_exec(
             PAYWARDEN, "worker", stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, env=env
         )
+
+
+@contextlib.asynccontextmanager
+async def worker_loops(settings: Settings) -> AsyncIterator[None]:
+    """What `paywarden worker` runs (`run_worker`), in this event loop until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(settings, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def tail(log: Path) -> str:

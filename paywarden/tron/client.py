@@ -254,6 +254,11 @@ class TronGridClient:
         items = data.get("data") or []
         return items[0] if items else None
 
+    async def trx_balance(self, address: str) -> int:
+        """An address's TRX balance in sun (0 if never activated)."""
+        account = await self.account(address)
+        return int(account.get("balance", 0)) if account else 0
+
     async def account_resource(self, address: str) -> dict[str, Any]:
         """/wallet/getaccountresource: EnergyLimit, EnergyUsed, freeNetLimit... (zeros omitted)."""
         return dict(

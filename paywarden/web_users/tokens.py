@@ -1,19 +1,17 @@
-"""Signed tokens of web users.
+"""Signed tokens of web users, both JWTs (PyJWT, HS256 under SECRET_KEY), each with its own
+audience so one is never taken for the other (nor for an operator's token):
 
-- The email verification token: `<payload>.<mac>`, both base64url; the payload is the user's id
-  (16 bytes) and the expiry (8 bytes, Unix seconds); the mac is HMAC-SHA256 under SECRET_KEY
-  (with a purpose label), checked in constant time.
-- The `client_token` cookie: a JWT (HS256, SECRET_KEY, audience `paywarden-client`) naming a
-  `web_user_sessions` row, so logout revokes it.
+- The email verification token: audience `paywarden-web-verify`, `sub` the user's id, `exp` the
+  link's expiry (WEB_VERIFY_TTL_SECONDS). Nothing is stored for it: verifying twice is a no-op
+  (the user is already active), so the link needs no single-use record. Links mailed before
+  this format (`<payload>.<mac>`, before issue 16) answer TOKEN_INVALID: the user signs in or
+  asks for a new link as for any bad link.
+- The `client_token` cookie: audience `paywarden-client`, naming a `web_user_sessions` row, so
+  logout revokes it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import struct
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,25 +20,14 @@ import jwt
 
 COOKIE_NAME = "client_token"
 AUDIENCE = "paywarden-client"
+VERIFY_AUDIENCE = "paywarden-web-verify"
 _ALGORITHM = "HS256"
-_VERIFY_LABEL = b"paywarden web-user email verification v1\x00"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(key: str, payload: bytes) -> bytes:
-    return hmac.new(key.encode(), _VERIFY_LABEL + payload, hashlib.sha256).digest()
+_MAX_TOKEN_LENGTH = 512  # a verification JWT is about 200 characters
 
 
 def issue_verification(key: str, web_user_id: uuid.UUID, expires: datetime) -> str:
-    payload = web_user_id.bytes + struct.pack(">q", int(expires.timestamp()))
-    return f"{_b64(payload)}.{_b64(_mac(key, payload))}"
+    claims = {"sub": str(web_user_id), "aud": VERIFY_AUDIENCE, "exp": int(expires.timestamp())}
+    return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
 
 @dataclass(frozen=True)
@@ -50,22 +37,21 @@ class Verification:
 
 
 def read_verification(key: str, token: str) -> Verification | None:
-    """The token's content when its signature holds (expiry not checked here), else None."""
-    if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
+    """The token's content when its signature holds, else None. The expiry is not checked here:
+    the caller tells an expired link (TOKEN_EXPIRED) from a bad one (TOKEN_INVALID)."""
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    payload_text, mac_text = token.split(".")
     try:
-        payload, mac = _unb64(payload_text), _unb64(mac_text)
-    except (binascii.Error, ValueError):
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[_ALGORITHM],
+            audience=VERIFY_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"], "verify_exp": False},
+        )
+        return Verification(uuid.UUID(claims["sub"]), datetime.fromtimestamp(claims["exp"], UTC))
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError, OSError):
         return None
-    if len(payload) != 24 or not hmac.compare_digest(mac, _mac(key, payload)):
-        return None
-    (expires,) = struct.unpack(">q", payload[16:])
-    try:
-        when = datetime.fromtimestamp(expires, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return Verification(uuid.UUID(bytes=payload[:16]), when)
 
 
 @dataclass(frozen=True)

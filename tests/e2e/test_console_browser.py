@@ -25,6 +25,7 @@ from tests.e2e.conftest import PHONE, needs_chromium
 from tests.factories import create_merchant, create_operator, create_payment
 from tests.servers import serve
 from tests.tron.conftest import Devnet, devnet, solidify_depth  # noqa: F401 - fixtures
+from tests.workers import worker_loops
 
 DESKTOP = {"width": 1440, "height": 900}
 pytestmark = needs_chromium
@@ -170,8 +171,9 @@ async def test_devnet_payment_completes_on_the_order_page_then_a_webhook_is_retr
     solidify_depth: int,  # noqa: F811 - the fixture
     make_settings: Callable[..., Settings],
 ) -> None:
-    """The app with its worker loops in-process, scanning a devnet served over HTTP and sending
-    webhooks to a merchant's receiver over HTTP: the order page follows the order by itself."""
+    """The app and the worker's loops (as `paywarden worker` runs them), scanning a devnet served
+    over HTTP and sending webhooks to a merchant's receiver over HTTP: the order page follows the
+    order by itself."""
     received: list[tuple[str, str]] = []  # (webhook-id, path with query)
     receiver = FastAPI()
 
@@ -183,9 +185,11 @@ async def test_devnet_payment_completes_on_the_order_page_then_a_webhook_is_retr
         return {"ok": True}
 
     settings = make_settings(trongrid_url=devnet.url, scan_start_block=0, scan_interval_seconds=0.2)
-    app = create_app(settings, run_worker=True)
+    app = create_app(settings)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
+    loops = worker_loops(settings)
+    await loops.__aenter__()
     try:
         async for hooks_url in serve(receiver):
             async for base in serve(app, lifespan="off"):
@@ -237,4 +241,5 @@ async def test_devnet_payment_completes_on_the_order_page_then_a_webhook_is_retr
                 finally:
                     await context.close()
     finally:
+        await loops.__aexit__(None, None, None)
         await lifespan.__aexit__(None, None, None)

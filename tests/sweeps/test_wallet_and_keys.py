@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,17 +93,16 @@ async def test_no_key_reaches_the_database_or_an_answer(sweeps: Sweeps) -> None:
     assert HOT_KEY not in repr(sweeps.sweeper.keys)
 
 
-def test_only_a_process_running_the_worker_reads_the_keys(
-    make_settings: Callable[..., Settings],
-) -> None:
+async def test_only_the_worker_reads_the_keys(make_settings: Callable[..., Settings]) -> None:
     from paywarden.app import create_app
+    from paywarden.worker import run_worker
 
-    # A seed that is not XPUB's: the API process (serve --no-worker) never looks at it...
+    # A seed that is not XPUB's: the API process (any `serve`) never looks at it...
     settings = make_settings(hot_wallet_key=HOT_KEY, sweep_seed=OTHER_MNEMONIC)
     create_app(settings)
-    # ...the embedded serve, which runs the worker, checks it at start.
+    # ...`paywarden worker` (serve's child process in the embedded default) checks it at start.
     with pytest.raises(ConfigError, match="does not match XPUB"):
-        create_app(settings, run_worker=True)
+        await run_worker(settings, asyncio.Event())
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,7 @@ async def test_tampered_foreign_and_expired_tokens(
     await signup(client, "fay@example.com")
     user = await _user(db, "fay@example.com")
     token = link_token(mailbox, "fay@example.com")
-    payload, mac = token.split(".")
+    header, payload, mac = token.split(".")  # a JWT
     flipped = ("A" if payload[0] != "A" else "B") + payload[1:]
     key = app.state.web_users.signing_key
 
@@ -162,11 +162,18 @@ async def test_tampered_foreign_and_expired_tokens(
         return await client.get("/api/botcartd/web/verify", params={"token": t})
 
     for bad in [
-        f"{flipped}.{mac}",
-        f"{payload}.{mac[:-2]}",
+        f"{header}.{flipped}.{mac}",
+        f"{header}.{payload}.{mac[:-2]}",
         "garbage",
         "a.b.c",
         "%%%.%%%",
+        tokens.issue_session(  # a session token is no verification token (its audience)
+            key,
+            web_user_id=user.id,
+            session_id=uuid.uuid4(),
+            issued=utcnow(),
+            expires=utcnow() + timedelta(1),
+        ),
         tokens.issue_verification("another-key-" + "y" * 32, user.id, utcnow() + timedelta(1)),
         tokens.issue_verification(key, uuid.uuid4(), utcnow() + timedelta(1)),  # no such user
     ]:
