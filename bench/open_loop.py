@@ -101,7 +101,13 @@ async def run(
 
     async def one(request: Request, due: float) -> None:
         nonlocal opened
-        conn = idle.pop() if idle else None
+        conn = None
+        while idle and conn is None:
+            conn = idle.pop()
+            if conn.reader.at_eof():  # the server closed it while idle (its keep-alive timeout)
+                conn.close()
+                opened -= 1
+                conn = None
         if conn is None:
             opened += 1
             result.peak_connections = max(result.peak_connections, opened)
