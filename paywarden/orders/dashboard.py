@@ -64,11 +64,23 @@ async def daily_revenue(db: AsyncSession, gateway: GatewayContext) -> list[Daily
     return [DailyRevenue(date=d.isoformat(), total_received=format_usdt(v)) for d, v in rows]
 
 
+def _transaction(transfers: list[TransferOut], completed_by: str | None) -> TransferOut | None:
+    """The order's `transaction`: the transfer that completed it (the order's `tx_hash`), else
+    the latest one still on the chain, else the latest at all (dropped by a reorg)."""
+    completing = [t for t in transfers if completed_by and t.tx_hash == completed_by]
+    standing = [t for t in transfers if t.status != "dropped"]
+    for found in (completing, standing, transfers):
+        if found:
+            return found[-1]
+    return None
+
+
 async def order_detail(
     db: AsyncSession, order_id: uuid.UUID, settings: Settings, network: Network
 ) -> AdminOrderDetail:
     detail = await details.load(db, order_id)
     base = AdminOrderOut.of(detail.order, detail.merchant_name)
+    transfers = [TransferOut.of(t, network.tx_explorer_base_url) for t in detail.transfers]
     return AdminOrderDetail(
         order=AdminOrderDetailOrder(
             **base.model_dump(),
@@ -79,8 +91,8 @@ async def order_detail(
         ),
         events=[OrderEventOut.of(e) for e in detail.events],
         webhooks=WebhookEventOut.list_of(detail.webhooks),
-        transaction=[TransferOut.of(t, network.tx_explorer_base_url) for t in detail.transfers]
-        or None,
+        transaction=_transaction(transfers, detail.order.tx_hash),
+        transfers=transfers,
         settlement=SettlementOut(**detail.settlement) if detail.settlement else None,
         meta=OrderMeta(
             network=network.name,

@@ -181,8 +181,10 @@ class SettlementOut(BaseModel):
 class AdminOrderDetail(BaseModel):
     order: AdminOrderDetailOrder
     events: list[OrderEventOut]
-    # The order's chain transfers (oldest first); null while there are none.
-    transaction: list[TransferOut] | None
+    # Seed 002: the transfer that completed the order, else the latest one seen; null while
+    # there is none. Every transfer to the order's address is in `transfers`, oldest first.
+    transaction: TransferOut | None
+    transfers: list[TransferOut] = []
     # null until the order's funds are swept to the cold wallet
     settlement: SettlementOut | None
     meta: OrderMeta

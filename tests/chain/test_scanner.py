@@ -59,7 +59,8 @@ async def test_confirming_while_unsolidified_then_confirmed_with_a_webhook(chain
     assert transfer.finalized_at is not None
 
     detail = (await chain.api.get(f"/api/v1/admin/orders/{order['id']}")).json()
-    [out] = detail["transaction"]
+    out = detail["transaction"]  # the transfer that completed the order
+    assert detail["transfers"] == [out]
     assert out["tx_hash"] == tx
     assert out["amount"] == "12.500000"
     assert out["from"] == chain.devnet.chain.customers[0].address
@@ -81,6 +82,7 @@ async def test_an_order_with_no_transfer_has_no_transaction(chain: Chain) -> Non
     await chain.scan()
     detail = (await chain.api.get(f"/api/v1/admin/orders/{order['id']}")).json()
     assert detail["transaction"] is None
+    assert detail["transfers"] == []
 
 
 async def test_partial_payments_add_up(chain: Chain) -> None:
@@ -96,6 +98,10 @@ async def test_partial_payments_add_up(chain: Chain) -> None:
     assert partial[0].payload["amount_received"] == "5.000000"
     assert partial[0].payload["remaining"] == "7.500000"
     assert await chain.webhook_types(order["id"]) == []
+    # Not completed yet: the order's `transaction` is the latest transfer seen.
+    detail = (await chain.api.get(f"/api/v1/admin/orders/{order['id']}")).json()
+    assert detail["transaction"]["amount"] == "5.000000"
+    assert detail["transfers"] == [detail["transaction"]]
 
     tx = await chain.pay(order["address"], 7_500_000)
     await chain.devnet.mine()
@@ -107,6 +113,10 @@ async def test_partial_payments_add_up(chain: Chain) -> None:
     row = await chain.order_row(order["id"])
     assert (row.status, row.amount_received, row.tx_hash) == ("confirmed", 12_500_000, tx)
     assert await chain.webhook_types(order["id"]) == ["order.confirmed"]
+    # Completed: `transaction` is the transfer that completed it; `transfers` has both.
+    detail = (await chain.api.get(f"/api/v1/admin/orders/{order['id']}")).json()
+    assert detail["transaction"]["tx_hash"] == tx
+    assert [t["amount"] for t in detail["transfers"]] == ["5.000000", "7.500000"]
 
 
 async def test_two_transfers_in_one_block_count_both(chain: Chain) -> None:

@@ -79,7 +79,15 @@ async def test_detail(admin_client: httpx.AsyncClient, db: Database) -> None:
         admin_client, shop, callback_url="https://s.example.com/cb", metadata={"k": "v"}
     )
     detail = (await admin_client.get(f"{ORDERS}/{order['id']}")).json()
-    assert set(detail) == {"order", "events", "transaction", "settlement", "meta", "webhooks"}
+    assert set(detail) == {
+        "order",
+        "events",
+        "transaction",
+        "transfers",
+        "settlement",
+        "meta",
+        "webhooks",
+    }
     assert detail["webhooks"] == []  # nothing told to the merchant yet (tests/webhooks/ has more)
     assert detail["order"]["id"] == order["id"]
     assert detail["order"]["merchant_name"] == "My Shop"
@@ -87,6 +95,7 @@ async def test_detail(admin_client: httpx.AsyncClient, db: Database) -> None:
     assert detail["order"]["metadata"] == {"k": "v"}
     assert [e["event_type"] for e in detail["events"]] == ["created"]
     assert detail["transaction"] is None
+    assert detail["transfers"] == []
     assert detail["settlement"] is None
     assert detail["meta"]["network"] == "devnet"
     assert detail["meta"]["usdt_contract"].startswith("T")
