@@ -211,21 +211,25 @@ def _mount_sandbox_issuer(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def _print_bootstrap_hint(settings: Settings) -> None:
-    if settings.bootstrap_token() is None:
-        log.warning("no_operator", hint="set ADMIN_EMAIL/ADMIN_PASSWORD or ADMIN_BOOTSTRAP_TOKEN")
-        return
+def bootstrap_command(settings: Settings) -> str:
+    """The curl that creates the first operator, as a shell runs it when pasted: the token is
+    referenced (the variable, or the generated file), never printed."""
     token_ref = (
         "$ADMIN_BOOTSTRAP_TOKEN"
         if settings.admin_bootstrap_token
         else f"$(cat {settings.var_dir / 'bootstrap_token'})"
     )
     base = f"http://{settings.host}:{settings.port}"
-    log.info(
-        "no_operator_yet",
-        next_step=(
-            f"curl -X POST {base}/api/v1/admin/auth/bootstrap -H 'X-Admin-Token: {token_ref}' "
-            "-H 'Content-Type: application/json' "
-            '-d \'{"email": "you@example.com", "password": "a-long-passphrase"}\''
-        ),
+    # Double quotes around the header: the shell must expand the token's reference.
+    return (
+        f'curl -X POST {base}/api/v1/admin/auth/bootstrap -H "X-Admin-Token: {token_ref}" '
+        "-H 'Content-Type: application/json' "
+        '-d \'{"email": "you@example.com", "password": "a-long-passphrase"}\''
     )
+
+
+def _print_bootstrap_hint(settings: Settings) -> None:
+    if settings.bootstrap_token() is None:
+        log.warning("no_operator", hint="set ADMIN_EMAIL/ADMIN_PASSWORD or ADMIN_BOOTSTRAP_TOKEN")
+        return
+    log.info("no_operator_yet", next_step=bootstrap_command(settings))
