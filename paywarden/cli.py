@@ -9,16 +9,20 @@ import os
 import signal
 import sys
 import time
+import uuid
 from typing import Annotated, Any
 
+import httpx
 import typer
 import uvicorn
 
 from paywarden.audit.context import CLI
 from paywarden.config import ConfigError, Settings, load_settings
 from paywarden.context import database
+from paywarden.kit.errors import AppError
 from paywarden.kit.logging import configure_logging
 from paywarden.kit.migrations import upgrade
+from paywarden.kit.money import format_usdt, parse_usdt
 from paywarden.kit.supervisor import ChildProcess, parent_gone
 from paywarden.operators import repository as operator_repo
 from paywarden.operators import service as operators
@@ -226,8 +230,13 @@ def rekey(
     typer.echo("every encrypted value is under the first key")
 
 
-@app.command()
+devnet_app = typer.Typer(help="The TRON devnet: run it alone, or pay an order on it.")
+app.add_typer(devnet_app, name="devnet")
+
+
+@devnet_app.callback(invoke_without_command=True)
 def devnet(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind")] = 8090,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     block_seconds: Annotated[
@@ -238,6 +247,8 @@ def devnet(
     ] = 19,
 ) -> None:
     """Run the TRON devnet alone: TronGrid's API at http://HOST:PORT/devnet (state in memory)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from fastapi import FastAPI
 
     from paywarden.tron.devnet import mount_devnet
@@ -249,6 +260,68 @@ def devnet(
     )
     typer.echo(f"TronGrid base URL: http://{host}:{port}/devnet (a restart starts a fresh chain)")
     uvicorn.run(root, host=host, port=port, log_config=None, access_log=False)
+
+
+@devnet_app.command("pay")
+def devnet_pay(
+    order_id: Annotated[str, typer.Argument(help="The order's id (as the merchant API gave it)")],
+    amount: Annotated[
+        str | None, typer.Option(help="USDT to send (default: what the order still expects)")
+    ] = None,
+    mine: Annotated[
+        bool, typer.Option(help="Mine the blocks to finality now, instead of waiting ~1 min")
+    ] = True,
+) -> None:
+    """Pay an order from a devnet customer, as a shopper's wallet would: a signed USDT transfer to
+    its deposit address on the devnet of the running app (PUBLIC_BASE_URL/devnet)."""
+    settings = _settings()
+    if settings.tron_network != "devnet":
+        typer.echo(
+            f"TRON_NETWORK is {settings.tron_network}: there is no devnet to pay on", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        oid = uuid.UUID(order_id)
+        micro = None if amount is None else parse_usdt(amount)
+    except ValueError as exc:
+        typer.echo(f"not an order id or a USDT amount: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def find() -> tuple[str, int]:
+        from paywarden.orders import service as orders
+
+        db = database(settings)
+        try:
+            async with db.transaction() as session:
+                order = await orders.get(session, oid)
+                return order.address, order.amount_expected - order.amount_received
+        finally:
+            await db.dispose()
+
+    try:
+        address, left = asyncio.run(find())
+    except AppError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from exc
+    micro = left if micro is None else micro
+    if micro <= 0:
+        typer.echo("the order expects nothing more: pass --amount to pay it anyway", err=True)
+        raise typer.Exit(1)
+    control = f"{settings.public_base_url}/devnet"
+    with httpx.Client(base_url=control, timeout=10) as http:
+        paid = http.post("/pay", json={"to": address, "amount": micro})
+        if paid.status_code != 200:
+            typer.echo(f"the devnet at {control} refused: {paid.text}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"paid {format_usdt(micro)} USDT to {address}: {paid.json()['tx_hash']}")
+        if mine:  # the block holding it, then enough on top for it to be solidified
+            http.post(
+                "/mine", json={"blocks": settings.devnet_solidify_depth + 1}
+            ).raise_for_status()
+            typer.echo("mined to finality: the worker confirms the order on its next scan")
+        else:
+            seconds = (settings.devnet_solidify_depth + 1) * settings.devnet_block_seconds
+            typer.echo(f"final in about {seconds:.0f} s ({settings.devnet_solidify_depth} blocks)")
 
 
 @app.command("sandbox-issuer")
