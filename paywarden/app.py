@@ -48,6 +48,7 @@ from paywarden.kit.openapi import install_openapi
 from paywarden.kit.querycase import CamelQueryMiddleware
 from paywarden.kit.ratelimit import RateLimiter, make_storage
 from paywarden.lookup.endpoints import router as lookup_router
+from paywarden.merchants import dev_receiver
 from paywarden.merchants.endpoints import router as merchants_router
 from paywarden.operators import repository as operator_repo
 from paywarden.operators import service as operators
@@ -177,6 +178,8 @@ def create_app(settings: Settings) -> FastAPI:
             block_seconds=settings.devnet_block_seconds or None,
             solidify_depth=settings.devnet_solidify_depth,
         )
+    if not settings.is_production:  # the demo merchant's webhook endpoint
+        app.include_router(dev_receiver.router)
     if settings.issuer.strip().lower() == "sandbox" and not settings.is_production:
         _mount_sandbox_issuer(app, settings)
     install_openapi(app)

@@ -11,6 +11,7 @@ from paywarden.kit.logging import get_logger
 from paywarden.kit.security import random_token
 from paywarden.merchants import repository as merchants_repo
 from paywarden.merchants import service as merchants
+from paywarden.merchants.dev_receiver import receiver_url
 from paywarden.plans import repository as plans_repo
 from paywarden.plans import service as plans
 from paywarden.plans.amounts import parse_rate
@@ -52,7 +53,8 @@ DEMO_EUR_USD = "1.0850"
 
 
 async def seed(db: AsyncSession, var_dir: Path, base_url: str) -> None:
-    """Once, on an empty database: a demo merchant whose API key is saved to var/demo_api_key;
+    """Once, on an empty database: a demo merchant whose API key is saved to var/demo_api_key
+    and whose webhooks go to the built-in development receiver;
     and, while no plan exists, two demo plans (one the default) and an EUR/USD rate."""
     await merchants_repo.lock_merchants(db)  # server processes starting together seed once
     await _seed_pricing(db)
@@ -61,6 +63,9 @@ async def seed(db: AsyncSession, var_dir: Path, base_url: str) -> None:
     made = await merchants.create(
         db, name=DEMO_MERCHANT, webhook_secret=random_token(24), webhook_url=None, actor=SYSTEM
     )
+    # Its webhooks go to the built-in receiver, so a demo order completes as a real shop's does.
+    hook = receiver_url(base_url, made.merchant.id)
+    await merchants.update(db, made.merchant.id, {"webhook_url": hook}, SYSTEM)
     path = var_dir / "demo_api_key"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)

@@ -32,3 +32,9 @@ class MerchantSuspended(AppError):
 class InternalMerchant(Conflict):
     code = "INVALID_STATE"
     message = "The Cards product's internal merchant is managed by PayWarden and cannot be edited"
+
+
+class BadWebhookSignature(AppError):
+    status = 401
+    code = "INVALID_SIGNATURE"
+    message = "The webhook's signature is missing, wrong or stale"

@@ -64,6 +64,11 @@ async def get(db: AsyncSession, merchant_id: uuid.UUID) -> Merchant:
     return merchant
 
 
+async def webhook_secret(db: AsyncSession, merchant_id: uuid.UUID) -> str:
+    """The merchant's webhook secret, decrypted (for the development receiver's check only)."""
+    return keys_of(db).decrypt((await get(db, merchant_id)).webhook_secret)
+
+
 async def list_all(db: AsyncSession) -> Sequence[tuple[Merchant, int]]:
     return await repo.list_with_order_counts(db)
 
