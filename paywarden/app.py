@@ -8,6 +8,7 @@ hot wallet key and the deposit seed): a test checks `sys.modules`.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -235,4 +236,9 @@ def _print_bootstrap_hint(settings: Settings) -> None:
     if settings.bootstrap_token() is None:
         log.warning("no_operator", hint="set ADMIN_EMAIL/ADMIN_PASSWORD or ADMIN_BOOTSTRAP_TOKEN")
         return
-    log.info("no_operator_yet", next_step=bootstrap_command(settings))
+    if settings.is_production:  # JSON logs: the command is a field a log tool reads out
+        log.info("no_operator_yet", next_step=bootstrap_command(settings))
+        return
+    # The console log quotes values with spaces: the command goes on its own line, pasteable.
+    log.info("no_operator_yet", next_step="create the first operator with the command below")
+    print(bootstrap_command(settings), file=sys.stderr, flush=True)

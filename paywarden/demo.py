@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,12 +74,15 @@ async def seed(db: AsyncSession, var_dir: Path, base_url: str) -> None:
     log.info(
         "demo_merchant_created",
         merchant=DEMO_MERCHANT,
-        try_it=(
-            f'curl -X POST {base_url}/api/v1/payments -H "X-API-Key: $(cat {path})" '
-            '-H \'Content-Type: application/json\' -d \'{"external_id": "demo-1", '
-            '"amount": "12.5"}\''
-        ),
+        try_it="create a payment with the command below",
     )
+    # On its own line: the console log quotes values with spaces, and this must paste as it is.
+    command = (
+        f'curl -X POST {base_url}/api/v1/payments -H "X-API-Key: $(cat {path})" '
+        '-H \'Content-Type: application/json\' -d \'{"external_id": "demo-1", '
+        '"amount": "12.5"}\''
+    )
+    print(command, file=sys.stderr, flush=True)
 
 
 async def _seed_pricing(db: AsyncSession) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from paywarden.app import bootstrap_command
 from paywarden.config import Settings
@@ -50,3 +52,30 @@ def test_the_variable_expands(make_settings: Callable[..., Settings]) -> None:
         _as_pasted(command, ADMIN_BOOTSTRAP_TOKEN="from-the-environment-0123456789abcdef"),
         "from-the-environment-0123456789abcdef",
     )
+
+
+def test_the_line_in_the_log_pastes(tmp_path: Path) -> None:
+    """As printed under the development log's event: the line runs as it is."""
+    script = (
+        "from paywarden.app import _print_bootstrap_hint\n"
+        "from paywarden.config import load_settings\n"
+        "from paywarden.kit.logging import configure_logging\n"
+        "settings = load_settings()\n"
+        "configure_logging(json=False)\n"
+        "_print_bootstrap_hint(settings)\n"
+    )
+    env = {
+        **os.environ,
+        "ENV": "development",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'pw.db'}",
+    }
+    env.pop("ADMIN_BOOTSTRAP_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    lines = done.stderr.splitlines()
+    [at] = [n for n, line in enumerate(lines) if "no_operator_yet" in line]
+    pasted = lines[at + 1]  # the command, on the line after the event, as it is
+    token = (tmp_path / "var" / "bootstrap_token").read_text().strip()
+    _check(_as_pasted(pasted), token)
