@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+# Test processes per database run (pytest-xdist): one per core; each has its own database.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: run test test-sqlite test-postgres lint format bench install services browser clean i18n screenshots
 
@@ -23,10 +26,7 @@ run: install
 	$(BIN)/paywarden migrate
 	@echo
 	@echo "PayWarden is starting on http://127.0.0.1:8000 (the API, and the worker as its child process)"
-	@echo "Next: create the first operator (see README, 'First operator'):"
-	@echo "  curl -X POST http://127.0.0.1:8000/api/v1/admin/auth/bootstrap \\"
-	@echo "    -H \"X-Admin-Token: \$$(cat var/bootstrap_token)\" -H 'Content-Type: application/json' \\"
-	@echo "    -d '{\"email\": \"you@example.com\", \"password\": \"a long passphrase\"}'"
+	@echo "Next: the five-minute tour in README.md (the log prints the first commands to paste)"
 	@echo
 	$(BIN)/paywarden serve
 
@@ -40,10 +40,10 @@ browser:
 test: install services browser test-sqlite test-postgres
 
 test-sqlite: install
-	TEST_DATABASE_URL=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=sqlite $(PYTEST) $(PYTEST_ARGS)
 
 test-postgres: install services
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2.profiles import CHEAPEST
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -25,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from paywarden import subscribers
 from paywarden.app import create_app
 from paywarden.config import Settings
+from paywarden.kit import security
 from paywarden.kit.db import Database, make_engine
 from paywarden.kit.migrations import upgrade
 from paywarden.models import Base
@@ -32,6 +34,9 @@ from paywarden.tron.keys import account_xpub
 
 # Tests call services without building an app: their events need the subscribers too.
 subscribers.compose()
+# Real argon2id at its cheapest: hundreds of tests make and sign in operators, and the
+# production cost (~0.1 s a hash) would add minutes without testing anything more.
+security.use_parameters(CHEAPEST)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite")
 BOOTSTRAP_TOKEN = "bootstrap-token-for-tests-0123456789"

@@ -30,6 +30,7 @@ from paywarden.issuer.base import (
     IssuerEventData,
     ProfileCheck,
 )
+from paywarden.kit import tls
 from paywarden.kit.money import parse_amount
 
 NAME = "sandbox"
@@ -151,6 +152,7 @@ class SandboxAdapter:
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=timeout,
             transport=transport,
+            verify=tls.client_context(),
         )
 
     def __repr__(self) -> str:  # no key, no secret

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from paywarden.kit import tls
 from paywarden.kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -126,7 +127,9 @@ class TronGridClient:
         headers = {"Accept": "application/json"}
         if api_key:
             headers[API_KEY_HEADER] = api_key
-        self._http = httpx.AsyncClient(headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            headers=headers, timeout=timeout, transport=transport, verify=tls.client_context()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

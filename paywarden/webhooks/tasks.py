@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ssl
 import time
 from typing import Any
 
 import httpx
 
+from paywarden.kit import tls
 from paywarden.kit.db import Database
 from paywarden.kit.logging import get_logger
 from paywarden.kit.netguard import UnsafeUrl, check_shape, guarded_transport
@@ -77,12 +76,6 @@ async def dispatch_due(
     return attempted
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context (loading the CA bundle takes ~25 ms) for every client of the process."""
-    return httpx.create_ssl_context()
-
-
 def lane_client(
     transport: httpx.AsyncBaseTransport | None, policy: WebhookPolicy
 ) -> httpx.AsyncClient:
@@ -94,7 +87,10 @@ def lane_client(
     if transport is None:
         limits = httpx.Limits(max_connections=LANE_HOSTS, max_keepalive_connections=LANE_HOSTS)
         transport = guarded_transport(
-            enforce=policy.refuse_private, resolver=policy.resolver, verify=_tls(), limits=limits
+            enforce=policy.refuse_private,
+            resolver=policy.resolver,
+            verify=tls.client_context(),
+            limits=limits,
         )
     return httpx.AsyncClient(
         timeout=TIMEOUT_SECONDS,

@@ -23,6 +23,8 @@ STATUS_KEYS = {
     "paid",
     "expired",
 }
+# A well-formed id no order has (fixed, so every xdist worker collects the same tests).
+UNKNOWN_ORDER = "5f0c9a4e-2b7d-4c1e-9a8f-3d6b1e0c7a52"
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -244,7 +246,7 @@ async def test_status_json(client: httpx.AsyncClient, db: Database) -> None:
 
 
 @pytest.mark.parametrize(
-    "order_id", [str(uuid.uuid4()), "not-a-uuid", "12345", "00000000-0000-0000-0000-00000000000g"]
+    "order_id", [UNKNOWN_ORDER, "not-a-uuid", "12345", "00000000-0000-0000-0000-00000000000g"]
 )
 async def test_unknown_order_html_is_a_small_404_page(
     client: httpx.AsyncClient, db: Database, order_id: str
@@ -260,7 +262,7 @@ async def test_unknown_order_html_is_a_small_404_page(
     assert f'<style nonce="{nonce}">' in response.text
 
 
-@pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid", "12345"])
+@pytest.mark.parametrize("order_id", [UNKNOWN_ORDER, "not-a-uuid", "12345"])
 async def test_unknown_order_status_is_a_json_404(
     client: httpx.AsyncClient, db: Database, order_id: str
 ) -> None:
