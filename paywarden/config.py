@@ -32,6 +32,16 @@ class ConfigError(RuntimeError):
     """The configuration cannot run; the message says what to set."""
 
 
+# USDT amounts given as text, each with the example its error shows.
+_USDT_AMOUNTS: dict[str, str] = {"underpay_tolerance": "'0.01'", "sweep_min_amount": "'1'"}
+# Decimals read from text through the one amount parser (pydantic's Decimal would take "1e0",
+# "1_0" and Unicode digits): their decimal places and what a good value looks like.
+_DECIMALS: dict[str, tuple[int, str]] = {
+    "usdt_usd_rate": (6, "a decimal like '1' or '0.998' (6 decimals)"),
+    "issuer_runway_alert_days": (2, "a number of days like '3' or '2.5'"),
+}
+
+
 class Settings(BaseSettings):
     # Inputs stay out of error messages: several settings are secrets (SMTP_URL holds a password).
     model_config = SettingsConfigDict(
@@ -176,6 +186,7 @@ class Settings(BaseSettings):
     api_docs: bool = True
 
     @field_validator(
+        # Optional settings: a blank value (an empty `KEY=` in .env) is no value.
         "admin_email",
         "redis_url",
         "xpub",
@@ -183,13 +194,8 @@ class Settings(BaseSettings):
         "cold_wallet_address",
         "issuer_url",
         "sandbox_callback_url",
-        mode="before",
-    )
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator(
+        "scan_start_block",
+        # Secrets too: a blank one is not set.
         "admin_bootstrap_token",
         "admin_password",
         "secret_key",
@@ -206,7 +212,7 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _blank_secret_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("b2b_encryption_key", mode="before")
@@ -252,67 +258,34 @@ class Settings(BaseSettings):
             raise ValueError("WEBHOOK_RETRY_DELAYS needs at least one delay, none negative")
         return value
 
-    @field_validator("scan_start_block", mode="before")
+    @field_validator(*_USDT_AMOUNTS)
     @classmethod
-    def _blank_block_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("underpay_tolerance")
-    @classmethod
-    def _tolerance(cls, value: str) -> str:
+    def _usdt_amount(cls, value: str, info: ValidationInfo) -> str:
         from paywarden.kit.money import parse_usdt
 
+        field = info.field_name or ""
         try:
             parse_usdt(value.strip())
         except ValueError as exc:
             raise ValueError(
-                f"UNDERPAY_TOLERANCE {value!r} is not a decimal USDT amount like '0.01'"
+                f"{field.upper()} {value!r} is not a decimal USDT amount"
+                f" like {_USDT_AMOUNTS[field]}"
             ) from exc
         return value.strip()
 
-    @field_validator("sweep_min_amount")
+    @field_validator(*_DECIMALS, mode="before")
     @classmethod
-    def _sweep_min(cls, value: str) -> str:
-        from paywarden.kit.money import parse_usdt
-
-        try:
-            parse_usdt(value.strip())
-        except ValueError as exc:
-            raise ValueError(
-                f"SWEEP_MIN_AMOUNT {value!r} is not a decimal USDT amount like '1'"
-            ) from exc
-        return value.strip()
-
-    @field_validator("usdt_usd_rate", mode="before")
-    @classmethod
-    def _usdt_usd_rate(cls, value: object) -> object:
-        # Text (the environment) goes through the one amount parser: pydantic's Decimal would
-        # take "1e0", "1_0" and Unicode digits.
+    def _decimal(cls, value: object, info: ValidationInfo) -> object:
         if not isinstance(value, str):
             return value
         from paywarden.kit.money import parse_rate
 
+        field = info.field_name or ""
+        places, expected = _DECIMALS[field]
         try:
-            return parse_rate(value.strip(), 6, what="USDT_USD_RATE")
+            return parse_rate(value.strip(), places, what=field.upper())
         except ValueError as exc:
-            raise ValueError(
-                f"USDT_USD_RATE {value!r} is not a decimal like '1' or '0.998' (6 decimals)"
-            ) from exc
-
-    @field_validator("issuer_runway_alert_days", mode="before")
-    @classmethod
-    def _runway_alert_days(cls, value: object) -> object:
-        # Text through the one amount parser, as USDT_USD_RATE (no "1e1", no Unicode digits).
-        if not isinstance(value, str):
-            return value
-        from paywarden.kit.money import parse_rate
-
-        try:
-            return parse_rate(value.strip(), 2, what="ISSUER_RUNWAY_ALERT_DAYS")
-        except ValueError as exc:
-            raise ValueError(
-                f"ISSUER_RUNWAY_ALERT_DAYS {value!r} is not a number of days like '3' or '2.5'"
-            ) from exc
+            raise ValueError(f"{field.upper()} {value!r} is not {expected}") from exc
 
     @field_validator("issuer_balance_alert_eur", "issuer_balance_alert_usd", mode="before")
     @classmethod

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit.filters import AuditFilter
+from paywarden.kit import listing
 from paywarden.models import AuditEntry
 
 
@@ -26,30 +27,22 @@ async def of_transaction(
     )
 
 
-def _filtered(query: Select, f: AuditFilter) -> Select:
-    if f.operator_id:
-        query = query.where(AuditEntry.operator_id == f.operator_id)
-    if f.action:
-        query = query.where(AuditEntry.action == f.action)
-    if f.target_type:
-        query = query.where(AuditEntry.target_type == f.target_type)
-    if f.target_id:
-        query = query.where(AuditEntry.target_id == f.target_id)
-    if f.since:
-        query = query.where(AuditEntry.created_at >= f.since)
-    if f.until:
-        query = query.where(AuditEntry.created_at <= f.until)
-    return query
-
-
 async def page(
     session: AsyncSession, f: AuditFilter, *, offset: int, limit: int
 ) -> tuple[list[AuditEntry], int]:
-    total = await session.scalar(_filtered(select(func.count()).select_from(AuditEntry), f))
-    rows = await session.scalars(
-        _filtered(select(AuditEntry), f)
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .offset(offset)
-        .limit(limit)
+    query = select(AuditEntry).where(
+        *listing.given(
+            (AuditEntry.operator_id, f.operator_id),
+            (AuditEntry.action, f.action),
+            (AuditEntry.target_type, f.target_type),
+            (AuditEntry.target_id, f.target_id),
+        ),
+        *listing.within(AuditEntry.created_at, f.since, f.until),
     )
-    return list(rows), int(total or 0)
+    return await listing.page(
+        session,
+        query,
+        order_by=(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
+        offset=offset,
+        limit=limit,
+    )

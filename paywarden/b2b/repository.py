@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.b2b.filters import ProfileFilter
+from paywarden.kit import listing
 from paywarden.models import B2bGroup, B2bInvite, B2bProfile
 
 AVAILABLE = "available"
@@ -66,20 +67,16 @@ def add(session: AsyncSession, row: object) -> None:
 async def page(
     session: AsyncSession, f: ProfileFilter, offset: int, limit: int
 ) -> tuple[Sequence[B2bProfile], int]:
-    where = []
-    if f.status:
-        where.append(B2bProfile.status == f.status)
-    if f.group_id:
-        where.append(B2bProfile.group_id == f.group_id)
-    total = await session.scalar(select(func.count()).select_from(B2bProfile).where(*where))
-    rows = await session.scalars(
-        select(B2bProfile)
-        .where(*where)
-        .order_by(B2bProfile.created_at.desc(), B2bProfile.id)
-        .offset(offset)
-        .limit(limit)
+    query = select(B2bProfile).where(
+        *listing.given((B2bProfile.status, f.status), (B2bProfile.group_id, f.group_id))
     )
-    return rows.all(), int(total or 0)
+    return await listing.page(
+        session,
+        query,
+        order_by=(B2bProfile.created_at.desc(), B2bProfile.id),
+        offset=offset,
+        limit=limit,
+    )
 
 
 async def counts(session: AsyncSession) -> list[tuple[uuid.UUID | None, str, int]]:

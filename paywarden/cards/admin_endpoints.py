@@ -11,8 +11,9 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from paywarden.cards import endpoints as client_api
 from paywarden.cards import service
-from paywarden.cards.endpoints import CHANGE_RESPONSES, ISSUE_RESPONSES, Issuer
+from paywarden.cards.endpoints import Issuer
 from paywarden.cards.schemas import CardIn, CardLimitIn, CardList, CardOut
 from paywarden.clients import service as clients
 from paywarden.kit.web import DbRoute, Session
@@ -32,7 +33,7 @@ async def client_cards(client_id: uuid.UUID, db: Session, _: CurrentOperator) ->
     "/clients/{client_id}/cards",
     status_code=status.HTTP_201_CREATED,
     response_model=CardOut,
-    responses=ISSUE_RESPONSES,
+    responses=client_api.ISSUE_RESPONSES,
 )
 async def issue_card(
     client_id: uuid.UUID,
@@ -50,31 +51,20 @@ async def issue_card(
     return CardOut.of(card)
 
 
-@router.post("/cards/{card_id}/freeze", response_model=CardOut, responses=CHANGE_RESPONSES)
-async def freeze(
-    card_id: uuid.UUID, issuer: Issuer, db: Session, _: CurrentOperator, actor: OperatorActor
-) -> CardOut:
-    card = await service.get(db, card_id)
-    return CardOut.of(await service.freeze(db, issuer, card, actor))
+def _lifecycle(action: str) -> client_api.LifecycleEndpoint:
+    async def change(
+        card_id: uuid.UUID, issuer: Issuer, db: Session, _: CurrentOperator, actor: OperatorActor
+    ) -> CardOut:
+        card = await service.get(db, card_id)
+        return CardOut.of(await service.move(action, db, issuer, card, actor))
+
+    return change
 
 
-@router.post("/cards/{card_id}/unfreeze", response_model=CardOut, responses=CHANGE_RESPONSES)
-async def unfreeze(
-    card_id: uuid.UUID, issuer: Issuer, db: Session, _: CurrentOperator, actor: OperatorActor
-) -> CardOut:
-    card = await service.get(db, card_id)
-    return CardOut.of(await service.unfreeze(db, issuer, card, actor))
+client_api.add_lifecycle_routes(router, _lifecycle)
 
 
-@router.post("/cards/{card_id}/close", response_model=CardOut, responses=CHANGE_RESPONSES)
-async def close(
-    card_id: uuid.UUID, issuer: Issuer, db: Session, _: CurrentOperator, actor: OperatorActor
-) -> CardOut:
-    card = await service.get(db, card_id)
-    return CardOut.of(await service.close(db, issuer, card, actor))
-
-
-@router.patch("/cards/{card_id}", response_model=CardOut, responses=CHANGE_RESPONSES)
+@router.patch("/cards/{card_id}", response_model=CardOut, responses=client_api.CHANGE_RESPONSES)
 async def change_limit(
     card_id: uuid.UUID,
     body: CardLimitIn,

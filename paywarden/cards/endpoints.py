@@ -7,6 +7,7 @@ Who is calling is resolved by `CurrentClient`; a client only sees and touches it
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -84,26 +85,47 @@ async def _own(db: Session, caller: CurrentClient, card_id: uuid.UUID) -> Card:
     return await service.of_client(db, client, card_id)
 
 
-@router.post("/cards/{card_id}/freeze", response_model=CardOut, responses=CHANGE_RESPONSES)
-async def freeze(card_id: uuid.UUID, caller: CurrentClient, issuer: Issuer, db: Session) -> CardOut:
-    """Freeze the card (purchases declined until unfrozen); a frozen card stays frozen."""
-    card = await _own(db, caller, card_id)
-    return CardOut.of(await service.freeze(db, issuer, card))
+LifecycleEndpoint = Callable[..., Awaitable[CardOut]]
 
 
-@router.post("/cards/{card_id}/unfreeze", response_model=CardOut, responses=CHANGE_RESPONSES)
-async def unfreeze(
-    card_id: uuid.UUID, caller: CurrentClient, issuer: Issuer, db: Session
-) -> CardOut:
-    card = await _own(db, caller, card_id)
-    return CardOut.of(await service.unfreeze(db, issuer, card))
+def add_lifecycle_routes(
+    router: APIRouter,
+    endpoint_for: Callable[[str], LifecycleEndpoint],
+    descriptions: Mapping[str, str] | None = None,
+) -> None:
+    """`POST /cards/{card_id}/<action>` for each lifecycle action (freeze, unfreeze, close), each
+    answering the card as it is after the action."""
+    for action in service.LIFECYCLE:
+        router.add_api_route(
+            f"/cards/{{card_id}}/{action}",
+            endpoint_for(action),
+            methods=["POST"],
+            name=action,
+            response_model=CardOut,
+            responses=CHANGE_RESPONSES,
+            description=(descriptions or {}).get(action),
+        )
 
 
-@router.post("/cards/{card_id}/close", response_model=CardOut, responses=CHANGE_RESPONSES)
-async def close(card_id: uuid.UUID, caller: CurrentClient, issuer: Issuer, db: Session) -> CardOut:
-    """Close the card for good."""
-    card = await _own(db, caller, card_id)
-    return CardOut.of(await service.close(db, issuer, card))
+def _lifecycle(action: str) -> LifecycleEndpoint:
+    async def change(
+        card_id: uuid.UUID, caller: CurrentClient, issuer: Issuer, db: Session
+    ) -> CardOut:
+        card = await _own(db, caller, card_id)
+        return CardOut.of(await service.move(action, db, issuer, card))
+
+    return change
+
+
+add_lifecycle_routes(
+    router,
+    _lifecycle,
+    {
+        "freeze": "Freeze the card (purchases declined until unfrozen); "
+        "a frozen card stays frozen.",
+        "close": "Close the card for good.",
+    },
+)
 
 
 @router.patch("/cards/{card_id}", response_model=CardOut, responses=CHANGE_RESPONSES)

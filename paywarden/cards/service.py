@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -227,22 +228,16 @@ async def issue(
     except Exception:
         await _compensate(adapter, card_id, issued.issuer_card_id)
         raise
-    if actor is not None:
-        audit.record(
-            db,
-            actor,
-            "card.issue",
-            target_type="client",
-            target_id=client.id,
-            details={
-                "card_id": str(card.id),
-                "issuer_card_id": card.issuer_card_id,
-                "currency": currency,
-                "monthly_limit": monthly_limit,
-                "label": label,
-                "issue_fee": card.issue_fee,
-            },
-        )
+    _audit(
+        db,
+        actor,
+        "card.issue",
+        card,
+        currency=currency,
+        monthly_limit=monthly_limit,
+        label=label,
+        issue_fee=card.issue_fee,
+    )
     return card
 
 
@@ -308,18 +303,27 @@ async def _locked_open(db: AsyncSession, card: Card) -> Card:
     return locked
 
 
-async def _move(
-    db: AsyncSession,
-    card: Card,
-    target: str,
-    call: Callable[[str], Awaitable[None]],
-    actor: Actor | None,
+# The lifecycle actions and the status each moves a card to. An action's name is also its
+# issuer adapter call, its API path segment and its audit action (`card.<name>`).
+LIFECYCLE: dict[str, str] = {"freeze": CARD_FROZEN, "unfreeze": CARD_ACTIVE, "close": CARD_CLOSED}
+
+
+async def move(
+    action: str, db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
 ) -> Card:
+    """Freeze, unfreeze or close the card at the issuer, then in its row (audited with an actor).
+
+    A card already in the action's status is returned untouched; a closed card changes no more.
+    """
+    target = LIFECYCLE[action]
     if card.status == CARD_CLOSED:
-        raise InvalidCardState()
+        raise InvalidCardState("The card is already closed" if target == CARD_CLOSED else None)
+    if target == CARD_ACTIVE:
+        await _owner_can_change(db, card)
     if card.status == target:
         return card  # already there: nothing to ask the issuer
     before = card.status
+    call: Callable[[str], Awaitable[None]] = getattr(adapter, action)
     await _call(lambda: call(card.issuer_card_id))
     locked = await _locked_open(db, card)
     now = utcnow()
@@ -328,31 +332,14 @@ async def _move(
     if target == CARD_CLOSED:
         locked.closed_at = now
     await db.flush()
-    action = {CARD_FROZEN: "card.freeze", CARD_ACTIVE: "card.unfreeze", CARD_CLOSED: "card.close"}
-    _audit(db, actor, action[target], locked, before=before, after=target)
+    _audit(db, actor, f"card.{action}", locked, before=before, after=target)
     return locked
 
 
-async def freeze(
-    db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
-) -> Card:
-    return await _move(db, card, CARD_FROZEN, adapter.freeze, actor)
-
-
-async def unfreeze(
-    db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
-) -> Card:
-    if card.status != CARD_CLOSED:
-        await _owner_can_change(db, card)
-    return await _move(db, card, CARD_ACTIVE, adapter.unfreeze, actor)
-
-
-async def close(
-    db: AsyncSession, adapter: IssuerAdapter, card: Card, actor: Actor | None = None
-) -> Card:
-    if card.status == CARD_CLOSED:
-        raise InvalidCardState("The card is already closed")
-    return await _move(db, card, CARD_CLOSED, adapter.close, actor)
+# (db, adapter, card, actor=None) -> Card, as the console calls them.
+freeze = partial(move, "freeze")
+unfreeze = partial(move, "unfreeze")
+close = partial(move, "close")
 
 
 async def set_limit(

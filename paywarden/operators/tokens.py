@@ -1,4 +1,5 @@
-"""The `admin_token` cookie: a JWT (HS256, SECRET_KEY) that names a session row."""
+"""The `admin_token` cookie: a session JWT (kit/session_token, no audience) naming a session
+row."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import jwt
+from paywarden.kit import session_token
 
 COOKIE_NAME = "admin_token"
-_ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True)
@@ -21,20 +21,11 @@ class TokenClaims:
 def issue(
     key: str, *, operator_id: uuid.UUID, session_id: uuid.UUID, issued: datetime, expires: datetime
 ) -> str:
-    claims = {
-        "sub": str(operator_id),
-        "sid": str(session_id),
-        "iat": int(issued.timestamp()),
-        "exp": int(expires.timestamp()),
-    }
-    return jwt.encode(claims, key, algorithm=_ALGORITHM)
+    return session_token.issue(
+        key, subject=operator_id, session_id=session_id, issued=issued, expires=expires
+    )
 
 
 def decode(key: str, token: str) -> TokenClaims | None:
-    try:
-        claims = jwt.decode(
-            token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "sid"]}
-        )
-        return TokenClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-        return None
+    claims = session_token.read(key, token)
+    return None if claims is None else TokenClaims(*claims)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.kit import listing
 from paywarden.models import ChainTransfer, Merchant, Order, OrderDailyStats, OrderEvent
 from paywarden.models.chain import SEEN
 from paywarden.orders.filters import OrderFilter
@@ -54,29 +55,25 @@ async def insert_event(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(_INSERT_EVENT, values)
 
 
-def _filtered(query: Select, f: OrderFilter) -> Select:
-    if f.merchant_id:
-        query = query.where(Order.merchant_id == f.merchant_id)
-    if f.status:
-        query = query.where(Order.status == f.status)
-    if f.since:
-        query = query.where(Order.created_at >= f.since)
-    if f.until:
-        query = query.where(Order.created_at <= f.until)
-    return query
-
-
 async def page(
     session: AsyncSession, f: OrderFilter, *, offset: int, limit: int
 ) -> tuple[list[tuple[Order, str]], int]:
-    total = await session.scalar(_filtered(select(func.count()).select_from(Order), f))
-    rows = await session.execute(
-        _filtered(select(Order, Merchant.name).join(Merchant, Merchant.id == Order.merchant_id), f)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .offset(offset)
-        .limit(limit)
+    query = (
+        select(Order, Merchant.name)
+        .join(Merchant, Merchant.id == Order.merchant_id)
+        .where(
+            *listing.given((Order.merchant_id, f.merchant_id), (Order.status, f.status)),
+            *listing.within(Order.created_at, f.since, f.until),
+        )
     )
-    return [(o, name) for o, name in rows.all()], int(total or 0)
+    return await listing.page(
+        session,
+        query,
+        order_by=(Order.created_at.desc(), Order.id.desc()),
+        offset=offset,
+        limit=limit,
+        count_from=Order,  # every order has its merchant: the join adds a name, not a row
+    )
 
 
 async def events(session: AsyncSession, order_id: uuid.UUID) -> Sequence[OrderEvent]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.kit import listing
 from paywarden.models import FxRate, Plan
 
 
@@ -68,9 +69,9 @@ async def latest_rate(session: AsyncSession) -> FxRate | None:
 
 async def rate_history(session: AsyncSession, offset: int, limit: int) -> tuple[list[FxRate], int]:
     """Every rate set, newest first (a page of them), and how many there are."""
-    total = int(await session.scalar(select(func.count()).select_from(FxRate)) or 0)
-    query = select(FxRate).order_by(FxRate.id.desc()).offset(offset).limit(limit)
-    return list((await session.scalars(query)).all()), total
+    return await listing.page(
+        session, select(FxRate), order_by=(FxRate.id.desc(),), offset=offset, limit=limit
+    )
 
 
 async def add_rate(session: AsyncSession, rate: FxRate) -> FxRate:

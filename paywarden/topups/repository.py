@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.kit import listing
 from paywarden.kit.time import utcnow
 from paywarden.models import Merchant, Topup
 
@@ -47,16 +48,13 @@ async def by_order(
 async def page_for_client(
     session: AsyncSession, client_id: uuid.UUID, *, offset: int, limit: int
 ) -> tuple[list[Topup], int]:
-    where = Topup.client_id == client_id
-    total = await session.scalar(select(func.count()).select_from(Topup).where(where))
-    rows = await session.scalars(
-        select(Topup)
-        .where(where)
-        .order_by(Topup.created_at.desc(), Topup.id.desc())
-        .offset(offset)
-        .limit(limit)
+    return await listing.page(
+        session,
+        select(Topup).where(Topup.client_id == client_id),
+        order_by=(Topup.created_at.desc(), Topup.id.desc()),
+        offset=offset,
+        limit=limit,
     )
-    return list(rows.all()), int(total or 0)
 
 
 async def latest_for_client(session: AsyncSession, client_id: uuid.UUID) -> Topup | None:

@@ -79,29 +79,29 @@ async def save_status(
     )
 
 
-async def save_balance(
-    session: AsyncSession, issuer: str, currency: str, amount: int, checked_at: datetime
+async def _upsert_balance(
+    session: AsyncSession, issuer: str, currency: str, **changed: object
 ) -> None:
-    """A successful read: the amount, when, and no error."""
-    table = IssuerBalance.__table__
-    statement = _insert(session, table).values(
+    """The (issuer, currency) row with `changed` set, created if missing (other columns NULL)."""
+    statement = _insert(session, IssuerBalance.__table__).values(
         issuer=issuer,
         currency=currency,
-        amount=amount,
-        checked_at=checked_at,
-        error=None,
-        error_at=None,
+        **{"amount": None, "checked_at": None, "error": None, "error_at": None, **changed},
     )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["issuer", "currency"],
-            set_={
-                "amount": statement.excluded.amount,
-                "checked_at": statement.excluded.checked_at,
-                "error": None,
-                "error_at": None,
-            },
+            set_={column: statement.excluded[column] for column in changed},
         )
+    )
+
+
+async def save_balance(
+    session: AsyncSession, issuer: str, currency: str, amount: int, checked_at: datetime
+) -> None:
+    """A successful read: the amount, when, and no error."""
+    await _upsert_balance(
+        session, issuer, currency, amount=amount, checked_at=checked_at, error=None, error_at=None
     )
 
 
@@ -109,21 +109,7 @@ async def save_balance_error(
     session: AsyncSession, issuer: str, currency: str, error: str, at: datetime
 ) -> None:
     """A failed read: the last known amount and its `checked_at` stay, the error is noted."""
-    table = IssuerBalance.__table__
-    statement = _insert(session, table).values(
-        issuer=issuer,
-        currency=currency,
-        amount=None,
-        checked_at=None,
-        error=error,
-        error_at=at,
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["issuer", "currency"],
-            set_={"error": statement.excluded.error, "error_at": statement.excluded.error_at},
-        )
-    )
+    await _upsert_balance(session, issuer, currency, error=error, error_at=at)
 
 
 async def lock_status_row(session: AsyncSession, issuer: str) -> IssuerStatusRow:

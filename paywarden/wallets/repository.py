@@ -61,55 +61,63 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> LedgerAcc
     return await session.get(LedgerAccount, account_id)
 
 
+async def _ensure_account(session: AsyncSession, kind: str, **key: Any) -> uuid.UUID:
+    """The account of `key` (its unique columns), created empty on first use (race-safe: of two
+    creators one inserts, both then read its id)."""
+    await session.execute(
+        _insert(session, A)
+        .values(
+            **{"client_id": None, "code": None, "shard": 0, **key},
+            id=uuid.uuid4(),
+            kind=kind,
+            balance=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=list(key))
+    )
+    found = await session.scalar(select(A.c.id).where(*(A.c[k] == v for k, v in key.items())))
+    assert found is not None
+    return found
+
+
 async def ensure_client_account(
     session: AsyncSession, client_id: uuid.UUID, currency: str
 ) -> uuid.UUID:
     """The client's wallet in `currency`, created on first use (race-safe)."""
-    stmt = (
-        _insert(session, A)
-        .values(
-            id=uuid.uuid4(),
-            kind=CLIENT,
-            client_id=client_id,
-            code=None,
-            shard=0,
-            currency=currency,
-            balance=0,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["client_id", "currency"])
-    )
-    await session.execute(stmt)
-    found = await session.scalar(
-        select(A.c.id).where(A.c.client_id == client_id, A.c.currency == currency)
-    )
-    assert found is not None
-    return found
+    return await _ensure_account(session, CLIENT, client_id=client_id, currency=currency)
 
 
 async def ensure_system_account(
     session: AsyncSession, code: str, currency: str, shard: int
 ) -> uuid.UUID:
-    stmt = (
-        _insert(session, A)
-        .values(
-            id=uuid.uuid4(),
-            kind=SYSTEM,
-            client_id=None,
-            code=code,
-            shard=shard,
-            currency=currency,
-            balance=0,
-            created_at=utcnow(),
+    return await _ensure_account(session, SYSTEM, code=code, currency=currency, shard=shard)
+
+
+async def ensure_system_accounts(
+    session: AsyncSession, keys: Iterable[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], uuid.UUID]:
+    """The system accounts of `keys` ((code, currency, shard)), created where missing, in two
+    statements whatever their number (a process's start warms about a hundred)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    now = utcnow()
+    rows = [
+        {"id": uuid.uuid4(), "kind": SYSTEM, "client_id": None, "balance": 0, "created_at": now}
+        | {"code": code, "currency": currency, "shard": shard}
+        for code, currency, shard in wanted
+    ]
+    await session.execute(
+        _insert(session, A).on_conflict_do_nothing(index_elements=["code", "currency", "shard"]),
+        rows,
+    )
+    found = await session.execute(
+        select(A.c.code, A.c.currency, A.c.shard, A.c.id).where(
+            A.c.kind == SYSTEM, A.c.code.in_({code for code, _, _ in wanted})
         )
-        .on_conflict_do_nothing(index_elements=["code", "currency", "shard"])
     )
-    await session.execute(stmt)
-    found = await session.scalar(
-        select(A.c.id).where(A.c.code == code, A.c.currency == currency, A.c.shard == shard)
-    )
-    assert found is not None
-    return found
+    ids = {(code, currency, shard): id_ for code, currency, shard, id_ in found}
+    return {key: ids[key] for key in wanted}
 
 
 async def client_accounts(session: AsyncSession, client_id: uuid.UUID) -> Sequence[LedgerAccount]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.kit import listing
 from paywarden.models import WebUser, WebUserSession
 from paywarden.web_users.filters import WebUserFilter
 
@@ -26,9 +27,7 @@ async def by_email(session: AsyncSession, email: str) -> WebUser | None:
 
 
 def _where(f: WebUserFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if f.status:
-        where.append(WebUser.status == f.status)
+    where = listing.given((WebUser.status, f.status))
     if f.search:
         term = f.search.strip().lower()
         like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -49,16 +48,13 @@ def _where(f: WebUserFilter) -> list[ColumnElement[bool]]:
 async def search(
     session: AsyncSession, f: WebUserFilter, offset: int, limit: int
 ) -> tuple[Sequence[WebUser], int]:
-    where = _where(f)
-    total = await session.scalar(select(func.count()).select_from(WebUser).where(*where))
-    rows = await session.scalars(
-        select(WebUser)
-        .where(*where)
-        .order_by(WebUser.created_at.desc(), WebUser.id)
-        .offset(offset)
-        .limit(limit)
+    return await listing.page(
+        session,
+        select(WebUser).where(*_where(f)),
+        order_by=(WebUser.created_at.desc(), WebUser.id),
+        offset=offset,
+        limit=limit,
     )
-    return rows.all(), total or 0
 
 
 async def session_by_id(session: AsyncSession, session_id: uuid.UUID) -> WebUserSession | None:

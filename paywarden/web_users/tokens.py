@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 
 import jwt
 
+from paywarden.kit import session_token
+
 COOKIE_NAME = "client_token"
 AUDIENCE = "paywarden-client"
 VERIFY_AUDIENCE = "paywarden-web-verify"
-_ALGORITHM = "HS256"
+_ALGORITHM = session_token.ALGORITHM
 _MAX_TOKEN_LENGTH = 512  # a verification JWT is about 200 characters
 
 
@@ -63,25 +65,16 @@ class SessionClaims:
 def issue_session(
     key: str, *, web_user_id: uuid.UUID, session_id: uuid.UUID, issued: datetime, expires: datetime
 ) -> str:
-    claims = {
-        "sub": str(web_user_id),
-        "sid": str(session_id),
-        "aud": AUDIENCE,
-        "iat": int(issued.timestamp()),
-        "exp": int(expires.timestamp()),
-    }
-    return jwt.encode(claims, key, algorithm=_ALGORITHM)
+    return session_token.issue(
+        key,
+        subject=web_user_id,
+        session_id=session_id,
+        issued=issued,
+        expires=expires,
+        audience=AUDIENCE,
+    )
 
 
 def read_session(key: str, token: str) -> SessionClaims | None:
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[_ALGORITHM],
-            audience=AUDIENCE,
-            options={"require": ["exp", "sub", "sid", "aud"]},
-        )
-        return SessionClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-        return None
+    claims = session_token.read(key, token, audience=AUDIENCE)
+    return None if claims is None else SessionClaims(*claims)

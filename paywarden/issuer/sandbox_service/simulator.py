@@ -28,6 +28,7 @@ from paywarden.issuer.sandbox_service.state import (
     Transaction,
     new_id,
 )
+from paywarden.kit import tls
 from paywarden.kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -38,6 +39,8 @@ CLOSED_CARD_CODE = "14"
 STAND_IN_CODE = "91"  # the program manager did not answer: the issuer declines on its behalf
 THREE_DS_FAILED_CODE = "1A"
 PROGRAM_SHORT_CODE = "51"
+MerchantInfo = dict[str, str | None]  # name, mcc, country of a simulated purchase
+ThreeDs = bool | str | None  # True: an OTP is sent; "fail": sent, then the check fails
 
 
 def _iso(value: datetime) -> str:
@@ -85,7 +88,9 @@ class Simulator:
     def http(self) -> httpx.AsyncClient:
         # Made on first use, inside the serving event loop.
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10.0, transport=self._transport)
+            self._http = httpx.AsyncClient(
+                timeout=10.0, transport=self._transport, verify=tls.client_context()
+            )
         return self._http
 
     async def aclose(self) -> None:
@@ -200,18 +205,11 @@ class Simulator:
         *,
         amount: int,
         currency: str,
-        merchant: dict[str, str | None],
-        three_ds: bool | str | None,
+        merchant: MerchantInfo,
+        three_ds: ThreeDs,
     ) -> Outcome:
         async with self.lock:
-            card = self.state.card(card_id)
-            tx = self.state.open_purchase(
-                card,
-                merchant_amount=amount,
-                merchant_currency=currency,
-                merchant=merchant,
-                three_ds=three_ds,
-            )
+            card, tx = self._open(card_id, amount, currency, merchant, three_ds)
         outcome = Outcome(tx)
         if card.status == "CLOSED":  # a closed card is the issuer's to decline: nobody is asked
             await self._issuer_decline(outcome, CLOSED_CARD_CODE)
@@ -231,32 +229,23 @@ class Simulator:
             else:
                 self.state.decline(tx, code)
         if code == STAND_IN_CODE:  # we may not know it was declined: say so
-            event = await self.send_event(
-                "authorization.declined", self._tx_data(tx, response_code=code)
+            await self._emit(
+                outcome, "authorization.declined", self._tx_data(tx, response_code=code)
             )
-            outcome.events.append(event.id)
         if tx.status == "approved":
             self._schedule_settlement(tx)
         return outcome
 
     async def out_of_order(
-        self, card_id: str, *, amount: int, currency: str, merchant: dict[str, str | None]
+        self, card_id: str, *, amount: int, currency: str, merchant: MerchantInfo
     ) -> Outcome:
         """The settlement arrives before the authorization's outcome is known (a forced post)."""
         async with self.lock:
-            card = self.state.card(card_id)
-            tx = self.state.open_purchase(
-                card,
-                merchant_amount=amount,
-                merchant_currency=currency,
-                merchant=merchant,
-                three_ds=None,
-            )
+            card, tx = self._open(card_id, amount, currency, merchant, None)
             self.state.approve(tx)
             self.state.settle(tx, None)
         outcome = Outcome(tx)
-        event = await self.send_event("transaction.cleared", self._tx_data(tx))
-        outcome.events.append(event.id)
+        await self._emit(outcome, "transaction.cleared", self._tx_data(tx))
         code = await self._ask(tx, card)  # then the rest: the late authorization request
         tx.response_code = code  # what we answered; the issuer already cleared it
         return outcome
@@ -269,18 +258,10 @@ class Simulator:
         return await self._event_outcome(tx, "transaction.cleared", self._settled_data(tx))
 
     async def expire(self, transaction_id: str) -> Outcome:
-        async with self.lock:
-            tx = self.state.transaction(transaction_id)
-            self.state.release(tx, "expired")
-            self._cancel_timer(tx.id)
-        return await self._event_outcome(tx, "authorization.expired", self._tx_data(tx))
+        return await self._release(transaction_id, "expired")
 
     async def reversal(self, transaction_id: str) -> Outcome:
-        async with self.lock:
-            tx = self.state.transaction(transaction_id)
-            self.state.release(tx, "reversed")
-            self._cancel_timer(tx.id)
-        return await self._event_outcome(tx, "authorization.reversed", self._tx_data(tx))
+        return await self._release(transaction_id, "reversed")
 
     async def refund(self, transaction_id: str, merchant_amount: int | None) -> Outcome:
         async with self.lock:
@@ -302,24 +283,51 @@ class Simulator:
         )
         return data
 
-    async def _event_outcome(self, tx: Transaction, raw_type: str, data: dict[str, Any]) -> Outcome:
+    def _open(
+        self, card_id: str, amount: int, currency: str, merchant: MerchantInfo, three_ds: ThreeDs
+    ) -> tuple[Card, Transaction]:
+        """The card and a purchase opened on it; the caller holds the lock."""
+        card = self.state.card(card_id)
+        tx = self.state.open_purchase(
+            card,
+            merchant_amount=amount,
+            merchant_currency=currency,
+            merchant=merchant,
+            three_ds=three_ds,
+        )
+        return card, tx
+
+    async def _release(self, transaction_id: str, status: str) -> Outcome:
+        """The hold released as `status` (expired, reversed), told as `authorization.<status>`."""
+        async with self.lock:
+            tx = self.state.transaction(transaction_id)
+            self.state.release(tx, status)
+            self._cancel_timer(tx.id)
+        return await self._event_outcome(tx, f"authorization.{status}", self._tx_data(tx))
+
+    async def _emit(self, outcome: Outcome, raw_type: str, data: dict[str, Any]) -> None:
         event = await self.send_event(raw_type, data)
-        return Outcome(tx, [event.id])
+        outcome.events.append(event.id)
+
+    async def _event_outcome(self, tx: Transaction, raw_type: str, data: dict[str, Any]) -> Outcome:
+        outcome = Outcome(tx)
+        await self._emit(outcome, raw_type, data)
+        return outcome
 
     async def _issuer_decline(self, outcome: Outcome, code: str) -> None:
         async with self.lock:
             self.state.decline(outcome.transaction, code)
-        event = await self.send_event(
-            "authorization.declined", self._tx_data(outcome.transaction, response_code=code)
+        await self._emit(
+            outcome,
+            "authorization.declined",
+            self._tx_data(outcome.transaction, response_code=code),
         )
-        outcome.events.append(event.id)
 
     async def _send_otp(self, outcome: Outcome) -> None:
         tx = outcome.transaction
         otp = f"{secrets.randbelow(1_000_000):06d}"
         data = self._tx_data(tx, otp=otp, expires_at=_iso(datetime.now(UTC) + OTP_TTL))
-        event = await self.send_event("authentication.otp", data)
-        outcome.events.append(event.id)
+        await self._emit(outcome, "authentication.otp", data)
 
     def _schedule_settlement(self, tx: Transaction) -> None:
         if self.settle_seconds <= 0:  # settlement only on /simulate/settle
