@@ -135,13 +135,14 @@ async def warm_system_accounts(db: AsyncSession) -> None:
     """Create every shard of the accounts a credit touches and remember their ids for this
     engine. Only from a transaction that commits before credits run (a process's start): an
     id cached from a transaction that rolled back would name no account."""
-    known: dict[tuple[str, str, int], uuid.UUID] = {}
-    for code, currency in CREDIT_ACCOUNTS:
-        for shard in range(wallets.SYSTEM_SHARDS):
-            known[(code, currency, shard)] = await wallets.repo.ensure_system_account(
-                db, code, currency, shard
-            )
-    _system_ids[db.get_bind()] = known
+    _system_ids[db.get_bind()] = await wallets.repo.ensure_system_accounts(
+        db,
+        (
+            (code, currency, shard)
+            for code, currency in CREDIT_ACCOUNTS
+            for shard in range(wallets.SYSTEM_SHARDS)
+        ),
+    )
 
 
 async def ensure_internal_merchant(db: AsyncSession) -> uuid.UUID:

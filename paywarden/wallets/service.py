@@ -330,6 +330,29 @@ async def place_hold(
     return hold
 
 
+def checked_hold(
+    hold_id: uuid.UUID,
+    account_id: uuid.UUID,
+    amount: int,
+    *,
+    reference_type: str,
+    reference_id: object,
+) -> dict[str, object]:
+    """The row of a hold its caller has checked against the wallet's available balance, the
+    wallet's row locked, and writes itself (an authorization reads the balance and the holds
+    with its card, and writes the hold with its own row). Anything else calls `place_hold`."""
+    if type(amount) is not int or amount <= 0:
+        raise InvalidPosting("a hold is a positive integer in minor units")
+    return {
+        "id": hold_id,
+        "account_id": account_id,
+        "amount": amount,
+        "status": HELD,
+        "reference_type": reference_type,
+        "reference_id": str(reference_id),
+    }
+
+
 async def _active_hold(session: AsyncSession, hold_id: uuid.UUID) -> LedgerHold:
     hold = await repo.lock_hold(session, hold_id)
     if hold is None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from paywarden.config import Settings
 from paywarden.issuer import signing
+from paywarden.issuer.base import AuthorizationRequest
 from paywarden.kit.db import Database
 from paywarden.models import Card, CardTransaction, Client, Code3ds, IssuerEvent, LedgerHold
 from paywarden.wallets import service as wallets
@@ -104,6 +105,23 @@ def authorization(
         "three_ds_authenticated": three_ds,
         "created_at": _iso(datetime.now(UTC)),
     }
+
+
+def request_for(issuer_card_id: str, amount: int, tx_id: str | None = None) -> AuthorizationRequest:
+    """An authorization as the service takes it (parsed, no HTTP): `amount` EUR cents."""
+    return AuthorizationRequest(
+        issuer_transaction_id=tx_id or f"tx_{uuid.uuid4().hex}",
+        issuer_card_id=issuer_card_id,
+        amount=amount,
+        currency="EUR",
+        merchant_amount=amount,
+        merchant_currency="EUR",
+        merchant="Race Shop",
+        mcc="5999",
+        country="DE",
+        three_ds=None,
+        occurred_at=datetime.now(UTC),
+    )
 
 
 def event(

@@ -15,7 +15,14 @@ from paywarden.card_transactions import service
 from paywarden.issuer.base import AuthorizationRequest, Decision
 from paywarden.kit.db import Database, PoolOptions
 from paywarden.models import Card, CardTransaction, LedgerHold
-from tests.card_transactions.conftest import Buyer, card_row, ledger_ok, make_buyer, wallet
+from tests.card_transactions.conftest import (
+    Buyer,
+    card_row,
+    ledger_ok,
+    make_buyer,
+    request_for,
+    wallet,
+)
 from tests.conftest import _is_postgres
 
 pytestmark = pytest.mark.skipif(not _is_postgres(), reason="SQLite has one writer at a time")
@@ -27,22 +34,6 @@ async def pool(database_url: str) -> AsyncIterator[Database]:
     db = Database(database_url, PoolOptions(size=WRITERS, max_overflow=0))
     yield db
     await db.dispose()
-
-
-def _request(issuer_card_id: str, amount: int, tx_id: str | None = None) -> AuthorizationRequest:
-    return AuthorizationRequest(
-        issuer_transaction_id=tx_id or f"tx_{uuid.uuid4().hex}",
-        issuer_card_id=issuer_card_id,
-        amount=amount,
-        currency="EUR",
-        merchant_amount=amount,
-        merchant_currency="EUR",
-        merchant="Race Shop",
-        mcc="5999",
-        country="DE",
-        three_ds=None,
-        occurred_at=datetime.now(UTC),
-    )
 
 
 async def _authorize(pool: Database, req: AuthorizationRequest) -> Decision:
@@ -69,7 +60,7 @@ async def _second_card(pool: Database, buyer: Buyer) -> str:
 async def test_concurrent_authorizations_never_overdraw(pool: Database) -> None:
     buyer = await make_buyer(pool, funds=10_000, monthly_limit=1_000_000)
     cards = [buyer.issuer_card_id, await _second_card(pool, buyer)]
-    requests = [_request(cards[n % 2], 700) for n in range(60)]  # 420.00 asked of 100.00
+    requests = [request_for(cards[n % 2], 700) for n in range(60)]  # 420.00 asked of 100.00
     decisions = await asyncio.gather(*(_authorize(pool, r) for r in requests))
     approved = [d for d in decisions if d.approved]
     assert len(approved) == 14  # floor(10_000 / 700)
@@ -87,7 +78,7 @@ async def test_concurrent_authorizations_never_overdraw(pool: Database) -> None:
 async def test_concurrent_authorizations_respect_the_monthly_limit(pool: Database) -> None:
     buyer = await make_buyer(pool, funds=1_000_000, monthly_limit=5_000)
     decisions = await asyncio.gather(
-        *(_authorize(pool, _request(buyer.issuer_card_id, 600)) for _ in range(30))
+        *(_authorize(pool, request_for(buyer.issuer_card_id, 600)) for _ in range(30))
     )
     assert sum(d.approved for d in decisions) == 8  # floor(5_000 / 600)
     assert (await card_row(pool, buyer.card_id)).spent_this_month == 4_800
@@ -95,7 +86,7 @@ async def test_concurrent_authorizations_respect_the_monthly_limit(pool: Databas
 
 async def test_concurrent_repeats_of_one_request_hold_once(pool: Database) -> None:
     buyer = await make_buyer(pool, funds=10_000)
-    req = _request(buyer.issuer_card_id, 1_000, tx_id="tx_repeated")
+    req = request_for(buyer.issuer_card_id, 1_000, tx_id="tx_repeated")
     decisions = await asyncio.gather(*(_authorize(pool, req) for _ in range(WRITERS)))
     assert all(d.approved for d in decisions)
     assert (await wallet(pool, buyer.client_id)).reserved == 1_000
