@@ -839,7 +839,7 @@ async def wait_for_endpoints(minutes: float) -> bool:
         if time.monotonic() > deadline:
             print("the analytics endpoints do not exist yet: nothing timed")
             return False
-        print("waiting for the analytics endpoints (paywarden/analytics/) ...", flush=True)
+        print("waiting for the analytics endpoints (paywarden/cards_dashboard/) ...", flush=True)
         await asyncio.sleep(60)
     return True
 

@@ -16,21 +16,21 @@ from fastapi import Depends, FastAPI
 
 from paywarden import __version__, demo, subscribers
 from paywarden.addresses import service as addresses
-from paywarden.analytics.endpoints import router as card_transactions_admin_router
-from paywarden.analytics.overview_endpoints import router as analytics_router
 from paywarden.audit.endpoints import router as audit_router
 from paywarden.b2b.endpoints import client_router as b2b_client_router
 from paywarden.b2b.endpoints import router as b2b_router
 from paywarden.banners.endpoints import client_router as banners_client_router
 from paywarden.banners.endpoints import router as banners_router
+from paywarden.card_transaction_review.endpoints import router as card_transaction_review_router
 from paywarden.card_transactions.admin_endpoints import router as issuer_events_router
 from paywarden.card_transactions.endpoints import client_router as codes_3ds_router
 from paywarden.card_transactions.endpoints import router as issuer_inbound_router
 from paywarden.cards.admin_endpoints import router as cards_admin_router
 from paywarden.cards.endpoints import cards_enabled
 from paywarden.cards.endpoints import router as cards_router
+from paywarden.cards_dashboard.endpoints import router as cards_dashboard_router
 from paywarden.checkout.endpoints import router as checkout_router
-from paywarden.clients.admin_endpoints import router as clients_admin_router
+from paywarden.client_admin.endpoints import router as client_admin_router
 from paywarden.clients.endpoints import router as client_api_router
 from paywarden.config import Settings
 from paywarden.console import install_console
@@ -153,10 +153,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(support_router)
     app.include_router(banners_router)
     app.include_router(banners_client_router)
-    app.include_router(clients_admin_router)
+    app.include_router(client_admin_router)
     app.include_router(cards_admin_router, dependencies=cards)
-    app.include_router(card_transactions_admin_router, dependencies=cards)
-    app.include_router(analytics_router, dependencies=cards)
+    app.include_router(card_transaction_review_router, dependencies=cards)
+    app.include_router(cards_dashboard_router, dependencies=cards)
     app.include_router(treasury_router, dependencies=cards)
     app.include_router(issuer_events_router, dependencies=cards)
     app.include_router(b2b_router, dependencies=cards)

@@ -1,9 +1,10 @@
 """Background loops, run by `paywarden worker` (`run_worker`), the only process given the hot
 wallet key (the embedded `serve` starts one as its child process; the API never imports this).
 
-Each loop does one bounded pass in its own transaction, then sleeps; an error is logged and the
-loop carries on at its next tick, so one bad pass never stops the worker. Passes lock the rows
-they take (SKIP LOCKED on PostgreSQL), so any number of workers may run side by side.
+Each loop runs one package's pass from its `tasks.py` (the rules stay in the services): one
+bounded pass in its own transaction, then a sleep; an error is logged and the loop carries on
+at its next tick, so one bad pass never stops the worker. Passes lock the rows they take
+(SKIP LOCKED on PostgreSQL), so any number of workers may run side by side.
 """
 
 from __future__ import annotations
@@ -15,20 +16,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from paywarden import subscribers
-from paywarden.addresses import service as addresses
-from paywarden.analytics import overview as card_overview
-from paywarden.card_stats import service as card_stats
-from paywarden.card_transactions import codes as codes_3ds
-from paywarden.card_transactions import inbox as issuer_inbox
+from paywarden.addresses import tasks as addresses
+from paywarden.card_stats import tasks as card_stats
+from paywarden.card_transactions import tasks as card_transactions
+from paywarden.cards_dashboard import tasks as cards_dashboard
 from paywarden.chain import tasks as chain
 from paywarden.config import Settings
 from paywarden.context import WorkerContext, database, gateway_context, sweeper, treasury_config
 from paywarden.issuer.registry import adapter_for
 from paywarden.kit.logging import get_logger
-from paywarden.kit.time import utcnow
-from paywarden.operators import service as operators
-from paywarden.orders import service as orders
-from paywarden.subscriptions import service as subscriptions
+from paywarden.operators import tasks as operators
+from paywarden.orders import tasks as orders
+from paywarden.subscriptions import tasks as subscriptions
 from paywarden.topups import service as topups
 from paywarden.treasury import tasks as treasury
 from paywarden.treasury.calls import counted
@@ -63,10 +62,7 @@ class Loop:
 
 
 async def expire_orders(ctx: WorkerContext) -> int:
-    async with ctx.db.transaction() as session:
-        return await orders.expire_due(
-            session, ctx.gateway.pool, base_url=ctx.gateway.public_base_url
-        )
+    return await orders.expire_due(ctx.db, ctx.gateway.pool, base_url=ctx.gateway.public_base_url)
 
 
 async def scan_chain(ctx: WorkerContext) -> Done:
@@ -96,24 +92,21 @@ async def run_sweeps(ctx: WorkerContext) -> int:
 
 
 async def top_up_address_pool(ctx: WorkerContext) -> int:
-    async with ctx.db.transaction() as session:
-        return await addresses.top_up(session, ctx.gateway.pool)
+    return await addresses.top_up(ctx.db, ctx.gateway.pool)
 
 
 async def renew_subscriptions(ctx: WorkerContext) -> int:
     """Charge the subscriptions whose period ended (and retry unpaid ones); SKIP LOCKED."""
-    async with ctx.db.transaction() as session:
-        return await subscriptions.renew_due(session, utcnow())
+    return await subscriptions.renew_due(ctx.db)
 
 
 async def process_issuer_events(ctx: WorkerContext) -> int:
     """Retry issuer webhooks left waiting (a prerequisite missing) or failed; SKIP LOCKED."""
-    return await issuer_inbox.process_due(ctx.db)
+    return await card_transactions.process_due(ctx.db)
 
 
 async def expire_3ds_codes(ctx: WorkerContext) -> int:
-    async with ctx.db.transaction() as session:
-        return await codes_3ds.expire_due(session, utcnow())
+    return await card_transactions.expire_codes(ctx.db)
 
 
 async def check_issuer_float(ctx: WorkerContext) -> int:
@@ -128,20 +121,17 @@ async def check_issuer_float(ctx: WorkerContext) -> int:
 
 async def compact_card_stats(ctx: WorkerContext) -> int:
     """Fold the rollup's per-writer shards of past buckets into one row each (PostgreSQL)."""
-    async with ctx.db.transaction() as session:
-        return await card_stats.compact(session, utcnow())
+    return await card_stats.compact(ctx.db)
 
 
 async def refresh_card_exposure(ctx: WorkerContext) -> int:
     """Recompute what active cards could still spend (the overview reads it, at most 60 s old)."""
-    async with ctx.db.transaction() as session:
-        await card_overview.refresh_exposure(session, utcnow())
+    await cards_dashboard.refresh_exposure(ctx.db)
     return 0
 
 
 async def purge_operator_sessions(ctx: WorkerContext) -> int:
-    async with ctx.db.transaction() as session:
-        return await operators.purge_expired(session)
+    return await operators.purge_expired(ctx.db)
 
 
 LOOPS: list[Loop] = [

@@ -24,6 +24,9 @@ GATEWAY = frozenset(
 CARDS = frozenset(
     {
         "clients",
+        "client_admin",
+        "client_ledger",
+        "client_state",
         "web_users",
         "plans",
         "subscriptions",
@@ -35,7 +38,8 @@ CARDS = frozenset(
         "banners",
         "support",
         "lookup",
-        "analytics",
+        "card_transaction_review",
+        "cards_dashboard",
         "card_stats",
         "treasury",
     }
@@ -43,7 +47,7 @@ CARDS = frozenset(
 SHARED = frozenset({"operators", "audit"})  # operators' accounts and the audit log, both products
 UIS = frozenset({"console", "clientapp"})
 ENDPOINTS = frozenset({"endpoints", "admin_endpoints"})
-REPOSITORIES = frozenset({"repository", "admin_repository"})
+REPOSITORIES = frozenset({"repository"})
 
 
 def package(module: str) -> str:

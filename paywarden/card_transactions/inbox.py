@@ -8,9 +8,9 @@ adapter's parse (IssuerEventData), so retries and replays need no adapter. An ev
 a 3-D Secure code is stored sealed and later redacted: the rule is in codes.py (`seal_event`).
 
 An event whose prerequisite is missing (a refund before its settlement) stays `received`; the
-worker's `process_due` retries `received` and `failed` events with backoff (2^attempts s)
-until MAX_ATTEMPTS, after which a waiting event is marked `failed`. Operators list failures and
-replay them (the replay is one more attempt).
+worker's `process_due` (tasks.py) retries `received` and `failed` events with backoff
+(2^attempts s) until MAX_ATTEMPTS, after which a waiting event is marked `failed`. Operators
+list failures and replay them (the replay is one more attempt).
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from paywarden.card_transactions import repository as repo
 from paywarden.card_transactions.errors import EventAlreadyProcessed, EventNotFound, NotReady
 from paywarden.issuer.base import IssuerEventData
 from paywarden.kit.crypto import keys_of
-from paywarden.kit.db import Database
 from paywarden.kit.logging import get_logger
 from paywarden.kit.pagination import Page, PageQuery
-from paywarden.kit.time import as_utc, utcnow
+from paywarden.kit.time import as_utc
 from paywarden.models import IssuerEvent
 from paywarden.models.cards import EVENT_FAILED, EVENT_PROCESSED, EVENT_RECEIVED
 
@@ -41,7 +40,6 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 12  # 2 s, 4 s, ... ~34 min between the last tries: about an hour in all
 MAX_ERROR = 1000
-BATCH = 100
 _TIMES = ("occurred_at", "code_expires_at")
 
 
@@ -136,31 +134,6 @@ async def attempt(db: AsyncSession, event: IssuerEvent, now: datetime) -> str:
     event.processed_at = now
     log.info("issuer_event_processed", issuer_event=str(event.id), kind=data.kind, done=done)
     return EVENT_PROCESSED
-
-
-def _due(event: IssuerEvent, now: datetime) -> bool:
-    received = as_utc(event.received_at)
-    assert received is not None
-    return now - received >= timedelta(seconds=2 ** min(event.attempts, 20))
-
-
-async def process_due(db: Database, now: datetime | None = None) -> int:
-    """The worker's pass: retry waiting and failed events whose backoff has passed, each in its
-    own transaction, skipping events another worker holds. Returns the events processed."""
-    now = now or utcnow()
-    async with db.transaction() as session:
-        ids = await repo.due_events(session, now - timedelta(seconds=1), MAX_ATTEMPTS, BATCH)
-    done = 0
-    for event_id in ids:
-        async with db.transaction() as session:
-            event = await repo.lock_event(session, event_id, skip_locked=not db.is_sqlite)
-            if event is None or event.status == EVENT_PROCESSED or event.attempts >= MAX_ATTEMPTS:
-                continue
-            if not _due(event, now):
-                continue
-            if await attempt(session, event, now) == EVENT_PROCESSED:
-                done += 1
-    return done
 
 
 # ---- operators -----------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from paywarden.card_transactions.schemas import Code3dsOut
 from paywarden.cards.schemas import CardOut
+from paywarden.client_ledger import service as client_ledger
+from paywarden.client_state import service as client_state
 from paywarden.clients import service as clients
-from paywarden.clients import state as client_state
 from paywarden.clients.auth import BotOnly, CurrentClient, StateReader
 from paywarden.clients.schemas import (
     CatalogOut,
@@ -189,7 +190,7 @@ async def transactions(
     q: Annotated[PageQuery, Query()], caller: CurrentClient, db: Session
 ) -> LedgerPage:
     """The client's wallet lines, newest first."""
-    page = await client_state.transactions(db, caller.client.id, q)
+    page = await client_ledger.lines(db, caller.client.id, q)
     return LedgerPage(
         data=[LedgerLineOut.of(p, t) for p, t in page.items], pagination=page.pagination()
     )

@@ -19,7 +19,7 @@ from paywarden.models import Card, CardTransaction, Code3ds
 from paywarden.models.ledger import FEE_REVENUE, FX
 from paywarden.wallets import service as wallets
 from paywarden.wallets.service import Leg
-from tests.analytics.test_card_transactions import create_card, create_tx
+from tests.card_transaction_review.test_card_transactions import create_card, create_tx
 from tests.clients.test_auth import make_client
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select, update
 
-from paywarden.card_transactions import inbox
+from paywarden.card_transactions import inbox, tasks
 from paywarden.config import Settings
 from paywarden.kit.db import Database
 from paywarden.kit.time import utcnow
@@ -190,10 +190,10 @@ async def test_a_refund_before_its_settlement_waits_for_it(
     assert (row.attempts, (row.error or "").startswith("waiting")) == (1, True)
     await send(client, settings, event("transaction.cleared", tx_data(buyer, tx_id, 3_000)))
     # The worker's pass, once the backoff has passed.
-    assert await inbox.process_due(db, utcnow() + timedelta(seconds=3)) == 1
+    assert await tasks.process_due(db, utcnow() + timedelta(seconds=3)) == 1
     assert (await event_row(db, refund["id"])).status == "processed"
     assert (await wallet(db, buyer.client_id)).balance == 10_000
-    assert await inbox.process_due(db, utcnow() + timedelta(seconds=60)) == 0  # nothing left
+    assert await tasks.process_due(db, utcnow() + timedelta(seconds=60)) == 0  # nothing left
     await ledger_ok(db)
 
 
@@ -296,11 +296,11 @@ async def test_an_event_waiting_too_long_is_marked_failed(
         await session.execute(
             update(IssuerEvent).values(attempts=inbox.MAX_ATTEMPTS - 1, status="received")
         )
-    assert await inbox.process_due(db, utcnow() + timedelta(days=1)) == 0
+    assert await tasks.process_due(db, utcnow() + timedelta(days=1)) == 0
     row = await event_row(db, refund["id"])
     assert (row.status, row.attempts) == ("failed", inbox.MAX_ATTEMPTS)
     # No more tries by the worker after that.
-    assert await inbox.process_due(db, utcnow() + timedelta(days=2)) == 0
+    assert await tasks.process_due(db, utcnow() + timedelta(days=2)) == 0
     assert (await event_row(db, refund["id"])).attempts == inbox.MAX_ATTEMPTS
 
 

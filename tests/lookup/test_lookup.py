@@ -137,7 +137,7 @@ async def test_an_empty_or_missing_id_is_invalid_query(admin_client: httpx.Async
 async def test_cards_and_card_transactions_by_our_ids_and_the_issuers(
     admin_client: httpx.AsyncClient, db: Database
 ) -> None:
-    from tests.analytics.test_card_transactions import create_card, create_tx
+    from tests.card_transaction_review.test_card_transactions import create_card, create_tx
     from tests.clients.test_auth import make_client
 
     ann = await make_client(db, "tg_9003")

@@ -11,7 +11,7 @@ from paywarden.kit.time import utcnow
 from paywarden.treasury import service
 from paywarden.treasury.schemas import EstimatesOut
 from paywarden.treasury.service import BalanceStatus, IssuerStatus
-from tests.analytics.test_card_transactions import create_card, create_tx
+from tests.card_transaction_review.test_card_transactions import create_card, create_tx
 from tests.clients.test_auth import make_client
 from tests.issuer.stack import IssuerStack
 from tests.treasury.conftest import MILLION, fixed_spend

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from paywarden.analytics import overview as service
-from paywarden.analytics.overview_schemas import DailyQuery, DayOut, OverviewOut, OverviewQuery
+from paywarden.cards_dashboard import service
+from paywarden.cards_dashboard.schemas import DailyQuery, DayOut, OverviewOut, OverviewQuery
 from paywarden.issuer.base import IssuerAdapter
 from paywarden.kit.time import utcnow
 from paywarden.kit.web import DbRoute, Session

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paywarden.analytics import service
-from paywarden.analytics.repository import TxFilter
-from paywarden.analytics.schemas import (
+from paywarden.card_transaction_review import service
+from paywarden.card_transaction_review.repository import TxFilter
+from paywarden.card_transaction_review.schemas import (
     BreakdownOut,
     BreakdownQuery,
     GroupOut,

@@ -9,7 +9,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from paywarden.card_transactions.codes import CodeStats
-from paywarden.clients.overview import CardsOverview, ClientOverview, PerCurrency, Quality, Window
+from paywarden.client_admin.overview import (
+    CardsOverview,
+    ClientOverview,
+    PerCurrency,
+    Quality,
+    Window,
+)
 from paywarden.clients.schemas import SubscriptionOut
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt

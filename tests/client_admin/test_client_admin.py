@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from paywarden.audit.context import CLI
-from paywarden.clients import overview
+from paywarden.client_admin import overview
 from paywarden.clients import service as clients
 from paywarden.clients.errors import ClientBanned
 from paywarden.config import Settings

@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.card_transactions import codes
 from paywarden.card_transactions.codes import CodeStats
-from paywarden.clients import admin_repository as repo
-from paywarden.clients.admin_repository import KindSum
+from paywarden.client_admin import repository as repo
+from paywarden.client_ledger import repository as ledger
+from paywarden.client_ledger.repository import KindSum
 from paywarden.kit.time import utcnow
 from paywarden.models import AuditEntry, Card, CardTransaction, Client, Operator, Plan, Topup
 from paywarden.models.cards import CARD_ACTIVE, CARD_CLOSED, CARD_FROZEN
@@ -144,9 +145,9 @@ async def _eur_estimate(db: AsyncSession, fees: PerCurrency) -> int | None:
 
 
 async def lifetime(db: AsyncSession, client_id: uuid.UUID) -> Lifetime:
-    rows = await repo.sums_by_kind(db, client_id)
+    rows = await ledger.sums_by_kind(db, client_id)
     fees: PerCurrency = dict.fromkeys(WALLET_CURRENCIES, 0)
-    fees.update(await repo.fees_paid(db, client_id))
+    fees.update(await ledger.fees_paid(db, client_id))
     return Lifetime(
         net_deposits=_sum(rows, DEPOSIT_KINDS),
         adjustments=_sum(rows, ("adjustment",)),
@@ -162,14 +163,14 @@ async def activity(
 ) -> Activity:
     now = now or utcnow()
     today = day_start(now, tz)
-    today_rows = await repo.sums_by_kind(db, client_id, today)
-    recent_rows = await repo.sums_by_kind(db, client_id, day_start(now, tz, RECENT_DAYS - 1))
+    today_rows = await ledger.sums_by_kind(db, client_id, today)
+    recent_rows = await ledger.sums_by_kind(db, client_id, day_start(now, tz, RECENT_DAYS - 1))
     return Activity(
         topups_today=_window(today_rows, "topup"),
         topups_recent=_window(recent_rows, "topup"),
         spend_today=_sum(today_rows, SPEND_KINDS, sign=-1),
         spend_recent=_sum(recent_rows, SPEND_KINDS, sign=-1),
-        transactions_today=await repo.transaction_count(db, client_id, today),
+        transactions_today=await ledger.transaction_count(db, client_id, today),
     )
 
 

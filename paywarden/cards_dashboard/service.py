@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.analytics import repository as repo
 from paywarden.card_stats import service as stats
 from paywarden.card_stats.service import Day
 from paywarden.card_transactions import inbox
 from paywarden.card_transactions.service import spend_month
+from paywarden.cards_dashboard import repository as repo
 from paywarden.issuer.base import IssuerAdapter
 from paywarden.models.ledger import WALLET_CURRENCIES
 from paywarden.treasury import service as treasury
@@ -41,7 +41,7 @@ class Exposure:
 
 
 async def refresh_exposure(db: AsyncSession, now: datetime) -> Exposure:
-    """Compute what active cards could still spend, and share it (the worker calls this every
+    """Compute what active cards could still spend, and share it (the worker's task does every
     minute; a request does when it finds the figure older than EXPOSURE_TTL)."""
     values = await repo.available_to_spend(db, spend_month(now))
     await repo.save_exposure(db, values, now)

@@ -8,23 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.analytics.filters import Dimension, TxFilter
-from paywarden.models import (
-    Card,
-    CardExposure,
-    CardTransaction,
-    Client,
-    IssuerEvent,
-    LedgerAccount,
-    LedgerHold,
-    LedgerTransaction,
-)
-from paywarden.models.cards import CARD_ACTIVE
-from paywarden.models.ledger import CLIENT, HELD
+from paywarden.card_transaction_review.filters import Dimension, TxFilter
+from paywarden.kit import listing
+from paywarden.models import Card, CardTransaction, Client
 
 T = CardTransaction
 # Statuses after an approval that took or holds the client's money: its volume.
@@ -32,7 +21,6 @@ SPENT = ("approved", "settled", "refunded")
 # Every status an authorization reaches once approved (the approval rate's numerator).
 APPROVED = ("approved", "settled", "reversed", "refunded", "expired")
 DECLINED = "declined"
-CURRENCIES = ("EUR", "USD")
 
 
 def _like(term: str) -> str:
@@ -40,27 +28,16 @@ def _like(term: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if since is not None:
-        where.append(T.created_at >= since)
-    if until is not None:
-        where.append(T.created_at <= until)
-    return where
-
-
 def _where(f: TxFilter) -> list[ColumnElement[bool]]:
-    where = _window(f.since, f.until)
-    for column, value in (
+    where = listing.within(T.created_at, f.since, f.until)
+    where += listing.given(
         (T.client_id, f.client_id),
         (T.card_id, f.card_id),
         (T.status, f.status),
         (T.decline_reason, f.decline_reason),
         (T.mcc, f.mcc),
         (T.country, f.country),
-    ):
-        if value is not None:
-            where.append(column == value)
+    )
     if f.merchant:
         where.append(func.lower(T.merchant).like(_like(f.merchant), escape="\\"))
     return where
@@ -77,18 +54,16 @@ async def page(
     session: AsyncSession, f: TxFilter, offset: int, limit: int
 ) -> tuple[list[TxRow], int]:
     """Newest first, each with its card's last four digits and its client's external id."""
-    where = _where(f)
-    total = await session.scalar(select(func.count()).select_from(T).where(*where))
-    rows = await session.execute(
+    query = (
         select(T, Card.last4, Client.external_user_id)
         .outerjoin(Card, Card.id == T.card_id)
         .outerjoin(Client, Client.id == T.client_id)
-        .where(*where)
-        .order_by(T.created_at.desc(), T.id)
-        .offset(offset)
-        .limit(limit)
+        .where(*_where(f))
     )
-    return [TxRow(t, last4, ext) for t, last4, ext in rows.all()], int(total or 0)
+    rows, total = await listing.page(
+        session, query, order_by=(T.created_at.desc(), T.id), offset=offset, limit=limit
+    )
+    return [TxRow(t, last4, ext) for t, last4, ext in rows], total
 
 
 @dataclass(frozen=True)
@@ -131,7 +106,7 @@ async def breakdown(
         "client_volume": T.client_id,
         "client_declines": T.client_id,
     }[by]
-    where = _window(since, until)
+    where = listing.within(T.created_at, since, until)
     if by == "decline_reason":
         where.append(T.status == DECLINED)
     # Every column read here is in ix_card_transactions_created_breakdown: the window is read
@@ -161,78 +136,3 @@ async def breakdown(
         )
         for m in found
     ]
-
-
-# ---- the overview's figures of state ----------------------------------------------------
-
-
-async def available_to_spend(session: AsyncSession, month: str) -> dict[str, int]:
-    """Per currency, what active cards could still spend this month: for each client, the
-    smaller of their cards' free limit (limit less the month's spend) and their wallet's
-    available balance (balance less holds), summed over clients."""
-    spent = case((Card.spend_month == month, Card.spent_this_month), else_=0)
-    free_one = Card.monthly_limit - spent
-    free = (
-        select(
-            Card.client_id,
-            Card.currency,
-            func.sum(case((free_one > 0, free_one), else_=0)).label("free"),
-        )
-        .where(Card.status == CARD_ACTIVE)
-        .group_by(Card.client_id, Card.currency)
-        .subquery()
-    )
-    held = (
-        select(LedgerHold.account_id, func.sum(LedgerHold.amount).label("held"))
-        .where(LedgerHold.status == HELD)
-        .group_by(LedgerHold.account_id)
-        .subquery()
-    )
-    wallet = LedgerAccount.balance - func.coalesce(held.c.held, 0)
-    usable = case((wallet > 0, wallet), else_=0)
-    least = case((free.c.free < usable, free.c.free), else_=usable)
-    query = (
-        select(free.c.currency, func.coalesce(func.sum(least), 0))
-        .select_from(free)
-        .join(
-            LedgerAccount,
-            and_(
-                LedgerAccount.client_id == free.c.client_id,
-                LedgerAccount.currency == free.c.currency,
-                LedgerAccount.kind == CLIENT,
-            ),
-        )
-        .outerjoin(held, held.c.account_id == LedgerAccount.id)
-        .group_by(free.c.currency)
-    )
-    found = {currency: int(total) for currency, total in (await session.execute(query)).all()}
-    return {c: found.get(c, 0) for c in CURRENCIES}
-
-
-async def has_ledger(session: AsyncSession) -> bool:
-    return await session.scalar(select(LedgerTransaction.id).limit(1)) is not None
-
-
-async def has_issuer_events(session: AsyncSession) -> bool:
-    return await session.scalar(select(IssuerEvent.id).limit(1)) is not None
-
-
-async def exposure(session: AsyncSession) -> Sequence[CardExposure]:
-    return (await session.scalars(select(CardExposure))).all()
-
-
-async def save_exposure(session: AsyncSession, values: dict[str, int], at: datetime) -> None:
-    """Upsert each currency's figure (replicas refreshing at once both succeed)."""
-    dialect = session.bind.dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CardExposure)
-    statement = statement.on_conflict_do_update(
-        index_elements=["currency"],
-        set_={
-            "available_to_spend": statement.excluded.available_to_spend,
-            "computed_at": statement.excluded.computed_at,
-        },
-    )
-    await session.execute(
-        statement,
-        [{"currency": c, "available_to_spend": v, "computed_at": at} for c, v in values.items()],
-    )

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from paywarden.analytics.repository import Dimension, Group, TxRow
+from paywarden.card_transaction_review.repository import Dimension, Group, TxRow
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import percent
 from paywarden.kit.pagination import PageQuery, Pagination

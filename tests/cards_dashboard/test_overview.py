@@ -20,7 +20,7 @@ from paywarden.kit.db import Database
 from paywarden.kit.time import utcnow
 from paywarden.models import Card, CardExposure, CardTransaction
 from paywarden.plans.amounts import format_cents
-from tests.analytics.test_card_transactions import create_card
+from tests.card_transaction_review.test_card_transactions import create_card
 from tests.card_transactions.conftest import tx_row
 from tests.clients.test_auth import BOT_TOKEN, STATE, TELEGRAM_TOKEN, make_client, tg_headers
 from tests.clients.test_client_api import create_plan, fund

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from paywarden.analytics.overview import FEES, Overview, PerCurrency, Period
 from paywarden.card_stats.service import Day
+from paywarden.cards_dashboard.service import FEES, Overview, PerCurrency, Period
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import percent
 from paywarden.kit.time import iso

@@ -1,4 +1,4 @@
-"""What the card transaction analytics is narrowed by (repository, API and console)."""
+"""What the card-transaction review is narrowed by (repository, API and console)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.analytics import repository as repo
-from paywarden.analytics.repository import Dimension, Group, TxFilter, TxRow
+from paywarden.card_transaction_review import repository as repo
+from paywarden.card_transaction_review.repository import Dimension, Group, TxFilter, TxRow
 from paywarden.kit.errors import InvalidQuery
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow

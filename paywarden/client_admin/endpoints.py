@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from paywarden.clients import admin_service as service
-from paywarden.clients.admin_repository import ClientFilter
-from paywarden.clients.admin_schemas import (
+from paywarden.client_admin import service
+from paywarden.client_admin.filters import ClientFilter
+from paywarden.client_admin.schemas import (
     AssignPlanIn,
     ClientDetail,
     ClientPage,
@@ -26,7 +26,7 @@ from paywarden.clients.admin_schemas import (
     ManualTopupIn,
     MoneyMoveOut,
 )
-from paywarden.clients.admin_service import MAX_IDEMPOTENCY_KEY, MoneyMove
+from paywarden.client_admin.service import MAX_IDEMPOTENCY_KEY, MoneyMove
 from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.pagination import PageQuery
 from paywarden.kit.web import DbRoute, Session

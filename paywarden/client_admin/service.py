@@ -16,19 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
-from paywarden.clients import admin_repository as repo
-from paywarden.clients import overview
-from paywarden.clients import service as clients
-from paywarden.clients.admin_errors import (
+from paywarden.client_admin import overview
+from paywarden.client_admin import repository as repo
+from paywarden.client_admin.errors import (
     BelowReserved,
     DemoBalanceDisabled,
     EmptyUpdate,
     IdempotencyKeyMismatch,
     SupportOwnerNotFound,
 )
-from paywarden.clients.admin_repository import ClientFilter
+from paywarden.client_admin.filters import ClientFilter
+from paywarden.client_ledger import service as client_ledger
+from paywarden.client_ledger.service import Line
+from paywarden.clients import service as clients
 from paywarden.kit.pagination import Page, PageQuery
-from paywarden.models import Client, LedgerPosting, LedgerTransaction
+from paywarden.models import Client, LedgerTransaction
 from paywarden.models.clients import ACTIVE, BANNED
 from paywarden.models.ledger import ADJUSTMENTS
 from paywarden.operators import repository as operators
@@ -239,10 +241,7 @@ async def set_demo_balance(
     return MoneyMove(entry, "demo", currency, difference, WalletBalance(currency, amount, reserved))
 
 
-async def ledger_lines(
-    db: AsyncSession, client_id: uuid.UUID, q: PageQuery
-) -> Page[tuple[LedgerPosting, LedgerTransaction]]:
-    """The client's wallet postings, newest first."""
+async def ledger_lines(db: AsyncSession, client_id: uuid.UUID, q: PageQuery) -> Page[Line]:
+    """The client's wallet postings, newest first (404 for no such client)."""
     client = await clients.get(db, client_id)
-    rows, total = await repo.ledger_lines(db, client.id, q.offset, q.limit)
-    return Page(rows, q.page, q.limit, total)
+    return await client_ledger.lines(db, client.id, q)

@@ -1,4 +1,4 @@
-"""What a client's app shows in one call (`GET /api/botcartd/state`), and its ledger pages.
+"""What a client's app shows in one call (`GET /api/botcartd/state`).
 
 Cards are every card of the client, newest first, closed ones included; 3-D Secure codes
 those of the last day, newest first.
@@ -6,7 +6,6 @@ those of the last day, newest first.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.card_transactions import codes as codes_3ds
 from paywarden.cards import service as cards
-from paywarden.clients import admin_repository as ledger_repo
-from paywarden.kit.pagination import Page, PageQuery
+from paywarden.client_ledger import service as client_ledger
+from paywarden.client_ledger.service import Line
 from paywarden.kit.time import utcnow
-from paywarden.models import Card, Client, LedgerPosting, LedgerTransaction, Plan
+from paywarden.models import Card, Client, Plan
 from paywarden.models.clients import BANNED
 from paywarden.plans import service as plans
 from paywarden.subscriptions import service as subscriptions
@@ -28,8 +27,6 @@ from paywarden.wallets import service as wallets
 from paywarden.wallets.service import WalletBalance
 
 LATEST_LINES = 20
-
-Line = tuple[LedgerPosting, LedgerTransaction]
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,6 @@ async def ensure_plan(db: AsyncSession, client: Client) -> None:
 async def build(db: AsyncSession, client: Client) -> State:
     summary = await subscriptions.summary(db, client)
     rate = await plans.rate(db)
-    lines, _ = await ledger_repo.ledger_lines(db, client.id, 0, LATEST_LINES)
     return State(
         client=client,
         plan=summary.plan,
@@ -63,13 +59,7 @@ async def build(db: AsyncSession, client: Client) -> State:
         wallets=await wallets.balances(db, client.id),
         cards=await cards.list_for(db, client.id),
         codes_3ds=await codes_3ds.for_client(db, client.id, utcnow()),
-        ledger=lines,
+        ledger=await client_ledger.latest(db, client.id, LATEST_LINES),
         fx_rate_micros=rate.eur_usd_micros if rate else None,
         support=await support.current(db),
     )
-
-
-async def transactions(db: AsyncSession, client_id: uuid.UUID, q: PageQuery) -> Page[Line]:
-    """The client's wallet postings, newest first."""
-    rows, total = await ledger_repo.ledger_lines(db, client_id, q.offset, q.limit)
-    return Page(list(rows), q.page, q.limit, total)

@@ -1,0 +1,1 @@
+"""What a client's app shows in one call (`GET /api/botcartd/state`)."""
