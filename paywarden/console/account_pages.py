@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
 from pydantic import ValidationError
 
 from paywarden.audit import service as audit
+from paywarden.audit.context import Actor
 from paywarden.audit.filters import AuditFilter
 from paywarden.audit.schemas import AuditEntryOut
-from paywarden.console import i18n
+from paywarden.console import i18n, web
 from paywarden.console.i18n import N_, _, ngettext
-from paywarden.console.web import (
-    LOGIN_PATH,
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    day_end,
-    day_start,
-    error_page,
-    list_query,
-    parse_id,
-    redirect,
-    render,
-    safe_next,
-)
+from paywarden.console.web import SignedIn
 from paywarden.kit.errors import NotFound
 from paywarden.kit.web import Session
 from paywarden.operators import service as operators
@@ -40,20 +28,23 @@ from paywarden.operators.schemas import (
     SessionOut,
 )
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
+
+ConfirmTexts = tuple[str, str, str, str]
+OperatorStep = Callable[[Session, uuid.UUID, Actor], Awaitable[Any]]
 
 NAV = [
-    NavEntry(
+    web.NavEntry(
         "Administration",
         "operators",
         N_("Operators"),
-        f"{PREFIX}/operators",
+        f"{web.PREFIX}/operators",
         0,
         ("super_admin",),
     ),
-    NavEntry("Administration", "sessions", N_("Sessions"), f"{PREFIX}/sessions", 1),
-    NavEntry("Administration", "audit", N_("Audit log"), f"{PREFIX}/audit", 2),
-    NavEntry("Administration", "password", N_("Change password"), f"{PREFIX}/password", 3),
+    web.NavEntry("Administration", "sessions", N_("Sessions"), f"{web.PREFIX}/sessions", 1),
+    web.NavEntry("Administration", "audit", N_("Audit log"), f"{web.PREFIX}/audit", 2),
+    web.NavEntry("Administration", "password", N_("Change password"), f"{web.PREFIX}/password", 3),
 ]
 
 # The actions the services write, offered as suggestions in the audit log's filter.
@@ -88,7 +79,7 @@ async def sessions(request: Request, db: Session, me: SignedIn) -> Response:
     notice = (
         N_("The session is revoked.") if request.query_params.get("done") == "revoked" else None
     )
-    return render(
+    return web.render(
         request,
         "sessions.html",
         {"title": N_("Sessions"), "nav": "sessions", "sessions": items, "notice": notice},
@@ -97,35 +88,30 @@ async def sessions(request: Request, db: Session, me: SignedIn) -> Response:
 
 @router.get("/sessions/{session_id}/revoke")
 async def revoke_confirm(session_id: str, request: Request, me: SignedIn) -> Response:
-    sid = parse_id(session_id)
+    sid = web.parse_id(session_id)
     yours = sid == me.session.id
-    return render(
+    return web.confirm_page(
         request,
-        "confirm.html",
-        {
-            "nav": "sessions",
-            "title": N_("Revoke this session?"),
-            "question": N_("Revoke this session? Whoever uses it is signed out at once."),
-            "detail": N_("It is the session you are using now: you will be signed out.")
-            if yours
-            else "",
-            "action": f"/admin/sessions/{sid}/revoke",
-            "button": N_("Revoke"),
-            "cancel": "/admin/sessions",
-        },
+        "sessions",
+        title=N_("Revoke this session?"),
+        question=N_("Revoke this session? Whoever uses it is signed out at once."),
+        detail=N_("It is the session you are using now: you will be signed out.") if yours else "",
+        action=f"/admin/sessions/{sid}/revoke",
+        button=N_("Revoke"),
+        cancel="/admin/sessions",
     )
 
 
 @router.post("/sessions/{session_id}/revoke")
 async def revoke(session_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    await checked_form(request, me)
-    sid = parse_id(session_id)
-    await operators.revoke_session(db, me, sid, actor_of(request, me))
+    await web.checked_form(request, me)
+    sid = web.parse_id(session_id)
+    await operators.revoke_session(db, me, sid, web.actor_of(request, me))
     if sid == me.session.id:
-        response = redirect(f"{LOGIN_PATH}?signed_out=1")
+        response = web.redirect(f"{web.LOGIN_PATH}?signed_out=1")
         clear_cookie(request, response)
         return response
-    return redirect("/admin/sessions?done=revoked")
+    return web.redirect("/admin/sessions?done=revoked")
 
 
 # Audit log
@@ -133,25 +119,25 @@ async def revoke(session_id: str, request: Request, db: Session, me: SignedIn) -
 
 @router.get("/audit")
 async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(request, "/admin/audit", ("operator_id", "action", "from", "to"), 50)
+    lq = web.list_query(request, "/admin/audit", ("operator_id", "action", "from", "to"), 50)
     f = AuditFilter(
         operator_id=lq.uuid_of("operator_id", N_("Unknown operator.")),
         action=lq.values["action"][:64] or None,
-        since=day_start(lq.since),
-        until=day_end(lq.until),
+        **lq.window(),
     )
     page = await audit.search(db, f, lq.paging)
 
-    return render(
+    return web.list_page(
         request,
         "audit.html",
+        lq,
+        page,
         {
             "title": N_("Audit log"),
             "nav": "audit",
             "entries": [AuditEntryOut.of(e) for e in page.items],
             "operators": await operators.list_operators(db),
             "actions": KNOWN_ACTIONS,
-            **lq.page_context(page),
         },
     )
 
@@ -162,7 +148,7 @@ async def audit_log(request: Request, db: Session, me: SignedIn) -> Response:
 def _password_page(
     request: Request, *, error: str | None = None, notice: str | None = None, status_code: int = 200
 ) -> Response:
-    return render(
+    return web.render(
         request,
         "password.html",
         {"title": N_("Change password"), "nav": "password", "error": error, "notice": notice},
@@ -177,10 +163,12 @@ async def password_form(request: Request, me: SignedIn) -> Response:
 
 @router.post("/password")
 async def change_password(request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     new = form.get("new_password", "")
     if new != form.get("confirm_password", ""):
-        raise Page(_password_page(request, error=N_("The new passwords differ."), status_code=400))
+        raise web.Page(
+            _password_page(request, error=N_("The new passwords differ."), status_code=400)
+        )
     try:
         body = PasswordChangeIn.model_validate(
             {"current_password": form.get("current_password", ""), "new_password": new}
@@ -189,7 +177,7 @@ async def change_password(request: Request, db: Session, me: SignedIn) -> Respon
         page = _password_page(
             request, error=N_("The new password needs at least 12 characters."), status_code=400
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     try:
         ended = await operators.change_password(
             db,
@@ -197,11 +185,11 @@ async def change_password(request: Request, db: Session, me: SignedIn) -> Respon
             me,
             current=body.current_password,
             new=body.new_password,
-            actor=actor_of(request, me),
+            actor=web.actor_of(request, me),
         )
     except InvalidPassword as exc:
         page = _password_page(request, error=N_("The current password is wrong."), status_code=401)
-        raise Page(page, keep_changes=True) from exc
+        raise web.Page(page, keep_changes=True) from exc
     notice = _("Your password is changed.")
     if ended:
         others = ngettext("%(num)d other session ended.", "%(num)d other sessions ended.", ended)
@@ -226,7 +214,7 @@ def _operators_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    return render(
+    return web.render(
         request,
         "operators.html",
         {
@@ -254,7 +242,7 @@ async def operator_list(request: Request, db: Session, me: SignedIn) -> Response
 @router.post("/operators")
 async def operator_create(request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_primary(me)
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     values = {"email": form.get("email", "").strip(), "role": form.get("role", "operator")}
     try:
         body = OperatorCreateIn.model_validate({**values, "password": form.get("password", "")})
@@ -266,14 +254,14 @@ async def operator_create(request: Request, db: Session, me: SignedIn) -> Respon
         page = _operators_page(
             request, await _operator_rows(db), values=values, errors=errors, status_code=400
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     try:
         await operators.create_operator(
             db,
             email=body.email,
             password=body.password,
             role=body.role,
-            actor=actor_of(request, me),
+            actor=web.actor_of(request, me),
         )
     except OperatorEmailTaken as exc:
         page = _operators_page(
@@ -283,82 +271,73 @@ async def operator_create(request: Request, db: Session, me: SignedIn) -> Respon
             errors={"email": exc.message},
             status_code=409,
         )
-        raise Page(page) from exc
-    return redirect("/admin/operators?done=created")
+        raise web.Page(page) from exc
+    return web.redirect("/admin/operators?done=created")
 
 
 async def _operator(db: Session, operator_id: str) -> OperatorOut:
     for row in await _operator_rows(db):
-        if row.id == parse_id(operator_id):
+        if row.id == web.parse_id(operator_id):
             return row
     raise NotFound(N_("Operator not found"))
 
 
-@router.get("/operators/{operator_id}/remove")
-async def operator_remove_confirm(
-    operator_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    operators.require_primary(me)
-    o = await _operator(db, operator_id)
-    return render(
-        request,
-        "confirm.html",
-        {
-            "nav": "operators",
-            "title": _("Remove %(email)s?", email=o.email),
-            "question": _(
-                "Remove %(email)s? They are signed out at once and can no longer sign in.",
-                email=o.email,
-            ),
-            "detail": N_("Their entries stay in the audit log."),
-            "action": f"/admin/operators/{o.id}/remove",
-            "button": N_("Remove"),
-            "cancel": "/admin/operators",
-        },
-    )
+def _operator_step(step: str, texts: ConfirmTexts, run: OperatorStep, done: str) -> None:
+    """Register a primary-only step on another operator at /operators/{id}/{step}: its confirm
+    page (GET; `texts` are its title and question, both with the operator's email, its detail
+    and button) and the step itself (POST), back on the operators page with `done`."""
+
+    async def ask(operator_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+        operators.require_primary(me)
+        o = await _operator(db, operator_id)
+        title, question, detail, button = texts
+        return web.confirm_page(
+            request,
+            "operators",
+            title=_(title, email=o.email),
+            question=_(question, email=o.email),
+            detail=detail,
+            action=f"/admin/operators/{o.id}/{step}",
+            button=button,
+            cancel="/admin/operators",
+        )
+
+    async def act(operator_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+        operators.require_primary(me)
+        await web.checked_form(request, me)
+        await run(db, web.parse_id(operator_id), web.actor_of(request, me))
+        return web.redirect(f"/admin/operators?done={done}")
+
+    path = f"/operators/{{operator_id}}/{step}"
+    router.get(path, name=f"operator_{step}_confirm")(ask)
+    router.post(path, name=f"operator_{step}")(act)
 
 
-@router.post("/operators/{operator_id}/remove")
-async def operator_remove(
-    operator_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    operators.require_primary(me)
-    await checked_form(request, me)
-    await operators.delete_operator(db, parse_id(operator_id), actor_of(request, me))
-    return redirect("/admin/operators?done=removed")
-
-
-@router.get("/operators/{operator_id}/reset-2fa")
-async def operator_reset_confirm(
-    operator_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    operators.require_primary(me)
-    o = await _operator(db, operator_id)
-    return render(
-        request,
-        "confirm.html",
-        {
-            "nav": "operators",
-            "title": _("Reset 2FA of %(email)s?", email=o.email),
-            "question": _(
-                "Clear the 2FA of %(email)s? Their backup codes stop working and their "
-                "sessions end; they scan a new QR code at their next sign-in.",
-                email=o.email,
-            ),
-            "detail": "",
-            "action": f"/admin/operators/{o.id}/reset-2fa",
-            "button": N_("Reset 2FA"),
-            "cancel": "/admin/operators",
-        },
-    )
-
-
-@router.post("/operators/{operator_id}/reset-2fa")
-async def operator_reset(operator_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    operators.require_primary(me)
-    await checked_form(request, me)
-    await operators.reset_2fa(db, parse_id(operator_id), actor_of(request, me))
-    return redirect("/admin/operators?done=reset")
+_operator_step(
+    "remove",
+    (
+        N_("Remove %(email)s?"),
+        N_("Remove %(email)s? They are signed out at once and can no longer sign in."),
+        N_("Their entries stay in the audit log."),
+        N_("Remove"),
+    ),
+    operators.delete_operator,
+    "removed",
+)
+_operator_step(
+    "reset-2fa",
+    (
+        N_("Reset 2FA of %(email)s?"),
+        N_(
+            "Clear the 2FA of %(email)s? Their backup codes stop working and their "
+            "sessions end; they scan a new QR code at their next sign-in."
+        ),
+        "",
+        N_("Reset 2FA"),
+    ),
+    operators.reset_2fa,
+    "reset",
+)
 
 
 # The console's language (the switch in the header)
@@ -366,17 +345,17 @@ async def operator_reset(operator_id: str, request: Request, db: Session, me: Si
 
 @router.post("/language")
 async def set_language(request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     lang = form.get("lang", "")
     if lang not in i18n.LANGUAGES:
-        raise Page(error_page(request, 400, N_("Unknown language."), headers=None))
+        raise web.Page(web.error_page(request, 400, N_("Unknown language."), headers=None))
     if me.operator.language != lang:
-        await operators.set_language(db, me, lang, actor_of(request, me))
-    response = redirect(safe_next(form.get("next", "")))
+        await operators.set_language(db, me, lang, web.actor_of(request, me))
+    response = web.redirect(web.safe_next(form.get("next", "")))
     response.set_cookie(
         i18n.LANGUAGE_COOKIE,
         lang,
-        path=PREFIX,
+        path=web.PREFIX,
         max_age=365 * 24 * 3600,
         httponly=True,
         samesite="lax",

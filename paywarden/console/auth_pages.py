@@ -4,27 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from markupsafe import Markup
 
+from paywarden.console import web
 from paywarden.console.i18n import N_, ngettext
-from paywarden.console.web import (
-    LOGIN_PATH,
-    PRE_SESSION_COOKIE,
-    ConsoleRoute,
-    MaybeSignedIn,
-    Page,
-    SignedIn,
-    actor_of,
-    anonymous,
-    checked_form,
-    checked_pre_session_form,
-    new_pre_session_cookie,
-    pre_session_token,
-    redirect,
-    render,
-    safe_next,
-)
+from paywarden.console.web import MaybeSignedIn, SignedIn
 from paywarden.kit.errors import AppError, RateLimited
 from paywarden.kit.web import Session
 from paywarden.operators import service as operators
@@ -34,7 +19,7 @@ from paywarden.operators.errors import InvalidPassword, InvalidTotp, TotpRequire
 from paywarden.operators.service import SetupRequired
 from paywarden.operators.service import SignedIn as SignedInResult
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
 # What the sign-in page says for each refusal of the login service.
 LOGIN_MESSAGES = {
@@ -66,8 +51,8 @@ def _login_page(
     notice: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    cookie = request.cookies.get(PRE_SESSION_COOKIE) or new_pre_session_cookie()
-    response = render(
+    cookie = request.cookies.get(web.PRE_SESSION_COOKIE) or web.new_pre_session_cookie()
+    response = web.render(
         request,
         "login.html",
         {
@@ -76,13 +61,13 @@ def _login_page(
             "notice": notice,
             "email": email,
             "next": next_path,
-            "login_csrf": pre_session_token(request, cookie),
+            "login_csrf": web.pre_session_token(request, cookie),
         },
         status_code=status_code,
         headers=headers,
     )
     response.set_cookie(
-        PRE_SESSION_COOKIE,
+        web.PRE_SESSION_COOKIE,
         cookie,
         path="/admin",
         httponly=True,
@@ -95,7 +80,7 @@ def _login_page(
 def _enroll_page(
     request: Request, setup: dict[str, str], *, error: str | None = None, status_code: int = 200
 ) -> Response:
-    cookie = request.cookies.get(PRE_SESSION_COOKIE, "")
+    cookie = request.cookies.get(web.PRE_SESSION_COOKIE, "")
     secret = setup["otpauth_uri"].split("secret=", 1)[-1].split("&", 1)[0]
     context: dict[str, Any] = {
         "title": N_("Set up two-factor sign-in"),
@@ -104,23 +89,23 @@ def _enroll_page(
         "secret": secret,
         # segno's SVG of the otpauth URI made on this server: no user markup in it.
         "qr_svg": Markup(totp.qr_svg(setup["otpauth_uri"])),  # noqa: S704
-        "login_csrf": pre_session_token(request, cookie),
+        "login_csrf": web.pre_session_token(request, cookie),
     }
-    return render(request, "enroll.html", context, status_code=status_code)
+    return web.render(request, "enroll.html", context, status_code=status_code)
 
 
 @router.get("/login")
 async def login_form(request: Request, me: MaybeSignedIn) -> Response:
     next_path = request.query_params.get("next", "")
     if me is not None:
-        return redirect(safe_next(next_path))
+        return web.redirect(web.safe_next(next_path))
     notice = N_("You are signed out.") if request.query_params.get("signed_out") else None
     return _login_page(request, next_path=next_path, notice=notice)
 
 
 @router.post("/login")
 async def login(request: Request, db: Session) -> Response:
-    form = await checked_pre_session_form(request)
+    form = await web.checked_pre_session_form(request)
     email = form.get("email", "").strip()
     next_path = form.get("next", "")
     try:
@@ -130,7 +115,7 @@ async def login(request: Request, db: Session) -> Response:
             email=email or None,
             password=form.get("password", ""),
             code=form.get("totp_code", "").strip() or None,
-            actor=anonymous(request),
+            actor=web.anonymous(request),
         )
     except RateLimited as exc:
         page = _login_page(
@@ -141,13 +126,13 @@ async def login(request: Request, db: Session) -> Response:
             status_code=429,
             headers=exc.headers,
         )
-        raise Page(page, keep_changes=True) from exc
+        raise web.Page(page, keep_changes=True) from exc
     except AppError as exc:
         message = LOGIN_MESSAGES.get(exc.code, exc.message)
         page = _login_page(
             request, error=message, email=email, next_path=next_path, status_code=exc.status
         )
-        raise Page(page, keep_changes=exc.keep_changes) from exc
+        raise web.Page(page, keep_changes=exc.keep_changes) from exc
     if isinstance(outcome, SetupRequired):
         setup = {
             "setup_token": outcome.setup_token,
@@ -159,53 +144,55 @@ async def login(request: Request, db: Session) -> Response:
 
 
 def _signed_in(request: Request, signed: SignedInResult, next_path: str) -> Response:
-    response = redirect(safe_next(next_path))
+    response = web.redirect(web.safe_next(next_path))
     set_cookie(request, response, signed)
-    response.delete_cookie(PRE_SESSION_COOKIE, path="/admin")
+    response.delete_cookie(web.PRE_SESSION_COOKIE, path="/admin")
     return response
 
 
 @router.post("/login/enroll")
 async def enroll(request: Request, db: Session) -> Response:
-    form = await checked_pre_session_form(request)
+    form = await web.checked_pre_session_form(request)
     setup = {
         "setup_token": form.get("setup_token", ""),
         "otpauth_uri": form.get("otpauth_uri", ""),
         "email": form.get("email", ""),
     }
     if not setup["otpauth_uri"].startswith("otpauth://"):
-        raise Page(_login_page(request, error=N_("Sign in again to set up 2FA."), status_code=400))
+        raise web.Page(
+            _login_page(request, error=N_("Sign in again to set up 2FA."), status_code=400)
+        )
     try:
         signed = await operators.enroll(
             db,
             request.app.state.auth,
             setup_token=setup["setup_token"],
             code=form.get("totp_code", ""),
-            actor=anonymous(request),
+            actor=web.anonymous(request),
         )
     except RateLimited as exc:
         page = _login_page(request, error=_retry_text(exc), status_code=429, headers=exc.headers)
-        raise Page(page, keep_changes=True) from exc
+        raise web.Page(page, keep_changes=True) from exc
     except InvalidTotp as exc:
         page = _enroll_page(request, setup, error=LOGIN_MESSAGES[InvalidTotp.code], status_code=401)
-        raise Page(page, keep_changes=True) from exc
+        raise web.Page(page, keep_changes=True) from exc
     except AppError as exc:
         page = _login_page(request, error=exc.message, email=setup["email"], status_code=exc.status)
-        raise Page(page, keep_changes=exc.keep_changes) from exc
-    response = render(
+        raise web.Page(page, keep_changes=exc.keep_changes) from exc
+    response = web.render(
         request,
         "backup_codes.html",
         {"title": N_("Your backup codes"), "codes": signed.backup_codes or []},
     )
     set_cookie(request, response, signed)
-    response.delete_cookie(PRE_SESSION_COOKIE, path="/admin")
+    response.delete_cookie(web.PRE_SESSION_COOKIE, path="/admin")
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, db: Session, me: SignedIn) -> Response:
-    await checked_form(request, me)
-    await operators.logout(db, me, actor_of(request, me))
-    response = redirect(f"{LOGIN_PATH}?signed_out=1")
+    await web.checked_form(request, me)
+    await operators.logout(db, me, web.actor_of(request, me))
+    response = web.redirect(f"{web.LOGIN_PATH}?signed_out=1")
     clear_cookie(request, response)
     return response

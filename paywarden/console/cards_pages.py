@@ -8,27 +8,18 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
-from paywarden.analytics import overview as overview_service
-from paywarden.analytics import service as analytics
-from paywarden.analytics.filters import Dimension
-from paywarden.analytics.overview import PERIODS, Period
-from paywarden.analytics.overview_schemas import DayOut, OverviewOut
-from paywarden.analytics.schemas import GroupOut, lower_bound, upper_bound
+from paywarden.card_transaction_review import service as analytics
+from paywarden.card_transaction_review.filters import Dimension
+from paywarden.card_transaction_review.schemas import GroupOut, lower_bound, upper_bound
+from paywarden.cards_dashboard import service as overview_service
+from paywarden.cards_dashboard.schemas import DayOut, OverviewOut
+from paywarden.cards_dashboard.service import PERIODS, Period
+from paywarden.console import web
 from paywarden.console.charts import SeriesChart, series_chart
 from paywarden.console.i18n import N_
-from paywarden.console.web import (
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    redirect,
-    render,
-)
+from paywarden.console.web import SignedIn
 from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.time import utcnow
 from paywarden.kit.web import Session
@@ -37,12 +28,12 @@ from paywarden.operators.schemas import SessionOut
 from paywarden.operators.service import Principal
 from paywarden.treasury import service as treasury
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
-NAV = [NavEntry("Cards", "cards", "Dashboard", f"{PREFIX}/cards", 0)]
+NAV = [web.NavEntry("Cards", "cards", "Dashboard", f"{web.PREFIX}/cards", 0)]
 
-PATH = f"{PREFIX}/cards"
-TRANSACTIONS = f"{PREFIX}/card-transactions"
+PATH = f"{web.PREFIX}/cards"
+TRANSACTIONS = f"{web.PREFIX}/card-transactions"
 # `PUT /api/v1/admin/analytics/estimates` is for super admins (paywarden/treasury/endpoints.py).
 ESTIMATE_ROLES = ("super_admin",)
 CURRENCIES = ("EUR", "USD")
@@ -165,7 +156,7 @@ async def _page(
 ) -> Response:
     adapter = getattr(request.app.state, "issuer", None)
     if adapter is None:
-        return render(
+        return web.render(
             request,
             "cards/off.html",
             {"title": N_("Cards"), "nav": "cards"},
@@ -194,7 +185,7 @@ async def _page(
         else str(e.runway_days_override),
     }
     notice = N_("Estimates saved.") if q.get("done") == "estimates" else None
-    return render(
+    return web.render(
         request,
         "cards/dashboard.html",
         {
@@ -248,7 +239,9 @@ async def breakdown(request: Request, db: Session, me: SignedIn) -> Response:
         "all_tx_url": f"{TRANSACTIONS}?{urlencode({'from': first, 'to': last})}",
     }
     fragment = request.headers.get("HX-Request") == "true"
-    return render(request, "cards/_breakdown.html" if fragment else "cards/breakdown.html", context)
+    return web.render(
+        request, "cards/_breakdown.html" if fragment else "cards/breakdown.html", context
+    )
 
 
 def _changes(values: dict[str, str]) -> dict[str, Any]:
@@ -266,12 +259,12 @@ def _changes(values: dict[str, str]) -> dict[str, Any]:
 
 @router.post("/cards/estimates")
 async def save_estimates(request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     operators.require_super_admin(me)  # as PUT /api/v1/admin/analytics/estimates
     values = {k: form.get(k, "").strip() for k in FORM_FIELDS}
     try:
-        await treasury.save_estimates(db, _changes(values), actor_of(request, me))
+        await treasury.save_estimates(db, _changes(values), web.actor_of(request, me))
     except ValidationFailed as exc:
         page = await _page(request, db, me, values=values, error=exc.message, status_code=400)
-        raise Page(page) from exc
-    return redirect(f"{PATH}?done=estimates#estimates")
+        raise web.Page(page) from exc
+    return web.redirect(f"{PATH}?done=estimates#estimates")

@@ -5,30 +5,18 @@ the same role checks (any operator reads; prices and the rate are the super_admi
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
+from fastapi import Request, Response
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from paywarden.banners import service as banners
 from paywarden.banners.errors import BannerNotFound, ImageTooLarge, InvalidImage
 from paywarden.banners.schemas import BannerCreateIn, BannerOut, BannerUpdateIn, image_url
+from paywarden.console import web
 from paywarden.console.i18n import N_
-from paywarden.console.web import (
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    form_of,
-    list_query,
-    parse_id,
-    redirect,
-    render,
-)
+from paywarden.console.web import SignedIn
 from paywarden.kit.bodylimit import BodyLimitMiddleware
 from paywarden.kit.errors import AppError, ValidationFailed
 from paywarden.kit.pagination import Page as ResultPage
@@ -49,25 +37,19 @@ from paywarden.plans.schemas import FxRateIn, FxRateOut, PlanCreateIn, PlanOut, 
 from paywarden.support import service as support
 from paywarden.support.schemas import SupportSettingsIn, SupportSettingsOut
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
 # Any operator reads plans, banners and support settings (as the API lets them).
 NAV = [
-    NavEntry("Cards", "plans", N_("Plans"), f"{PREFIX}/plans", 2),
-    NavEntry("Cards", "banners", N_("Banners"), f"{PREFIX}/banners", 3),
-    NavEntry("Cards", "support", N_("Support"), f"{PREFIX}/support", 4),
+    web.NavEntry("Cards", "plans", N_("Plans"), f"{web.PREFIX}/plans", 2),
+    web.NavEntry("Cards", "banners", N_("Banners"), f"{web.PREFIX}/banners", 3),
+    web.NavEntry("Cards", "support", N_("Support"), f"{web.PREFIX}/support", 4),
 ]
+
+BannerIn = TypeVar("BannerIn", bound=BaseModel)
 
 FX_PER_PAGE = 10
 BANNERS_PER_PAGE = 10
-
-
-def _errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err.get("loc") else "form"
-        out.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
-    return out
 
 
 def _is_super(me: Principal) -> bool:
@@ -114,7 +96,7 @@ async def _plans_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    lq = list_query(request, f"{PREFIX}/plans", (), FX_PER_PAGE)
+    lq = web.list_query(request, f"{web.PREFIX}/plans", (), FX_PER_PAGE)
     every = [PlanOut.of(p) for p in await plans.list_all(db)]
     catalog = [PlanOut.of(p) for p in await plans.home_catalog(db)]
     history = await plans.rate_history(db, lq.paging)
@@ -123,9 +105,11 @@ async def _plans_page(
         for r in history.items
     ]
     current = FxRateOut.of(await plans.rate(db))
-    return render(
+    return web.list_page(
         request,
         "catalog/plans.html",
+        lq,
+        history,
         {
             "title": N_("Plans"),
             "nav": "plans",
@@ -138,7 +122,6 @@ async def _plans_page(
             "rate_error": rate_error,
             "error": error,
             "notice": PLAN_NOTICES.get(request.query_params.get("done", "")),
-            **lq.page_context(history),
         },
         status_code=status_code,
     )
@@ -157,18 +140,9 @@ def _plan_form(
     plan: PlanOut | None = None,
     status_code: int = 200,
 ) -> Response:
-    return render(
-        request,
-        "catalog/plan_form.html",
-        {
-            "title": N_("Edit plan") if plan else N_("New plan"),
-            "nav": "plans",
-            "values": values,
-            "errors": errors,
-            "plan": plan,
-        },
-        status_code=status_code,
-    )
+    title = N_("Edit plan") if plan else N_("New plan")
+    template = "catalog/plan_form.html"
+    return web.form_page(request, template, "plans", title, values, errors, status_code, plan=plan)
 
 
 def _plan_values(form: dict[str, str]) -> dict[str, Any]:
@@ -210,30 +184,42 @@ async def plan_new(request: Request, me: SignedIn) -> Response:
 @router.post("/plans/new")
 async def plan_create(request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_super_admin(me)
-    values = _plan_values(await checked_form(request, me))
+    return await _save_plan(request, db, me, await web.checked_form(request, me), None)
+
+
+async def _save_plan(
+    request: Request, db: Session, me: Principal, form: dict[str, str], plan: PlanOut | None
+) -> Response:
+    """Create a plan (no `plan`) or save its edit; the form again with its errors if refused."""
+    values = _plan_values(form)
+
+    def again(errors: dict[str, str], status_code: int) -> web.Page:
+        page = _plan_form(request, values=values, errors=errors, plan=plan, status_code=status_code)
+        return web.Page(page)
+
     try:
-        body = PlanCreateIn.model_validate(values)
+        body = (PlanUpdateIn if plan else PlanCreateIn).model_validate(values)
     except ValidationError as exc:
-        raise Page(
-            _plan_form(request, values=values, errors=_errors(exc), status_code=400)
-        ) from exc
+        raise again(web.field_errors(exc), 400) from exc
+    actor = web.actor_of(request, me)
     try:
-        await plans.create(db, body.columns(), actor_of(request, me))
+        if plan is None:
+            await plans.create(db, body.columns(), actor)
+        else:
+            await plans.update(db, plan.id, body.columns(), actor)
     except (PlanNameTaken, DefaultPlanArchived, ArchivedPlanDefault) as exc:
-        page = _plan_form(request, values=values, errors=_plan_conflict(exc), status_code=409)
-        raise Page(page) from exc
+        raise again(_plan_conflict(exc), 409) from exc
+    except EmptyUpdate:
+        return web.redirect(f"{web.PREFIX}/plans?done=unchanged")
     except ValidationFailed as exc:  # max_active_cards below cards_included
-        page = _plan_form(
-            request, values=values, errors={"max_active_cards": MAX_BELOW_INCLUDED}, status_code=400
-        )
-        raise Page(page) from exc
-    return redirect(f"{PREFIX}/plans?done=created")
+        raise again({"max_active_cards": MAX_BELOW_INCLUDED}, 400) from exc
+    return web.redirect(f"{web.PREFIX}/plans?done={'updated' if plan else 'created'}")
 
 
 @router.get("/plans/{plan_id}/edit")
 async def plan_edit(plan_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_super_admin(me)
-    plan = PlanOut.of(await plans.get(db, parse_id(plan_id)))
+    plan = PlanOut.of(await plans.get(db, web.parse_id(plan_id)))
     values: dict[str, Any] = {k: getattr(plan, k) for k in PLAN_TEXT}
     values.update({k: getattr(plan, k) for k in PLAN_FLAGS})
     return _plan_form(request, values=values, errors={}, plan=plan)
@@ -242,33 +228,9 @@ async def plan_edit(plan_id: str, request: Request, db: Session, me: SignedIn) -
 @router.post("/plans/{plan_id}/edit")
 async def plan_update(plan_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_super_admin(me)
-    form = await checked_form(request, me)
-    plan = PlanOut.of(await plans.get(db, parse_id(plan_id)))
-    values = _plan_values(form)
-    try:
-        body = PlanUpdateIn.model_validate(values)
-    except ValidationError as exc:
-        page = _plan_form(request, values=values, errors=_errors(exc), plan=plan, status_code=400)
-        raise Page(page) from exc
-    try:
-        await plans.update(db, plan.id, body.columns(), actor_of(request, me))
-    except (PlanNameTaken, DefaultPlanArchived, ArchivedPlanDefault) as exc:
-        page = _plan_form(
-            request, values=values, errors=_plan_conflict(exc), plan=plan, status_code=409
-        )
-        raise Page(page) from exc
-    except EmptyUpdate:
-        return redirect(f"{PREFIX}/plans?done=unchanged")
-    except ValidationFailed as exc:
-        page = _plan_form(
-            request,
-            values=values,
-            errors={"max_active_cards": MAX_BELOW_INCLUDED},
-            plan=plan,
-            status_code=400,
-        )
-        raise Page(page) from exc
-    return redirect(f"{PREFIX}/plans?done=updated")
+    form = await web.checked_form(request, me)
+    plan = PlanOut.of(await plans.get(db, web.parse_id(plan_id)))
+    return await _save_plan(request, db, me, form, plan)
 
 
 async def _plan_flag(
@@ -276,9 +238,9 @@ async def _plan_flag(
 ) -> str | None:
     """Apply one flag change; the plans page's error when the service refuses it."""
     operators.require_super_admin(me)
-    await checked_form(request, me)
+    await web.checked_form(request, me)
     try:
-        await plans.update(db, parse_id(plan_id), changes, actor_of(request, me))
+        await plans.update(db, web.parse_id(plan_id), changes, web.actor_of(request, me))
     except (DefaultPlanArchived, ArchivedPlanDefault) as exc:
         return _refusal(exc)
     return None
@@ -288,8 +250,8 @@ async def _plan_flag(
 async def plan_make_default(plan_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     error = await _plan_flag(request, db, me, plan_id, {"is_default": True})
     if error:
-        raise Page(await _plans_page(request, db, me, error=error, status_code=409))
-    return redirect(f"{PREFIX}/plans?done=default")
+        raise web.Page(await _plans_page(request, db, me, error=error, status_code=409))
+    return web.redirect(f"{web.PREFIX}/plans?done=default")
 
 
 @router.get("/plans/{plan_id}/archive")
@@ -297,25 +259,22 @@ async def plan_archive_confirm(
     plan_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
     operators.require_super_admin(me)
-    plan = await plans.get(db, parse_id(plan_id))
-    return render(
+    plan = await plans.get(db, web.parse_id(plan_id))
+    return web.confirm_page(
         request,
-        "confirm.html",
-        {
-            "nav": "plans",
-            "title": N_("Archive this plan?"),
-            "question": N_(
-                "Archive the plan? It leaves the home catalog and nobody can pick it any more."
-            ),
-            "detail": N_(
-                "Clients on it keep it and its terms. The default plan cannot be archived: "
-                "make another plan the default first. You can bring the plan back later."
-            ),
-            "subject": plan.name,
-            "action": f"{PREFIX}/plans/{plan.id}/archive",
-            "button": N_("Archive"),
-            "cancel": f"{PREFIX}/plans",
-        },
+        "plans",
+        title=N_("Archive this plan?"),
+        question=N_(
+            "Archive the plan? It leaves the home catalog and nobody can pick it any more."
+        ),
+        detail=N_(
+            "Clients on it keep it and its terms. The default plan cannot be archived: "
+            "make another plan the default first. You can bring the plan back later."
+        ),
+        subject=plan.name,
+        action=f"{web.PREFIX}/plans/{plan.id}/archive",
+        button=N_("Archive"),
+        cancel=f"{web.PREFIX}/plans",
     )
 
 
@@ -323,22 +282,22 @@ async def plan_archive_confirm(
 async def plan_archive(plan_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     error = await _plan_flag(request, db, me, plan_id, {"archived": True})
     if error:
-        raise Page(await _plans_page(request, db, me, error=error, status_code=409))
-    return redirect(f"{PREFIX}/plans?done=archived")
+        raise web.Page(await _plans_page(request, db, me, error=error, status_code=409))
+    return web.redirect(f"{web.PREFIX}/plans?done=archived")
 
 
 @router.post("/plans/{plan_id}/unarchive")
 async def plan_unarchive(plan_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     error = await _plan_flag(request, db, me, plan_id, {"archived": False})
     if error:
-        raise Page(await _plans_page(request, db, me, error=error, status_code=409))
-    return redirect(f"{PREFIX}/plans?done=unarchived")
+        raise web.Page(await _plans_page(request, db, me, error=error, status_code=409))
+    return web.redirect(f"{web.PREFIX}/plans?done=unarchived")
 
 
 @router.post("/plans/fx-rate")
 async def fx_rate_set(request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_super_admin(me)
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     value = form.get("eur_usd", "").strip().replace(",", ".")
     try:
         body = FxRateIn.model_validate({"eur_usd": value})
@@ -347,9 +306,9 @@ async def fx_rate_set(request: Request, db: Session, me: SignedIn) -> Response:
         page = await _plans_page(
             request, db, me, rate_value=value, rate_error=error, status_code=400
         )
-        raise Page(page) from exc
-    await plans.set_rate(db, body.eur_usd, actor_of(request, me))
-    return redirect(f"{PREFIX}/plans?done=rate#fx-rate")
+        raise web.Page(page) from exc
+    await plans.set_rate(db, body.eur_usd, web.actor_of(request, me))
+    return web.redirect(f"{web.PREFIX}/plans?done=rate#fx-rate")
 
 
 # Banners
@@ -387,7 +346,7 @@ def _upload_limit(request: Request) -> int:
     """The most bytes a console upload may carry (what the body limit lets through here)."""
     settings = request.app.state.settings
     limiter = BodyLimitMiddleware(request.app, settings)
-    whole = limiter.limit_for("POST", f"{PREFIX}/banners")
+    whole = limiter.limit_for("POST", f"{web.PREFIX}/banners")
     return min(whole, settings.banner_max_bytes)
 
 
@@ -410,7 +369,7 @@ async def _banners_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    lq = list_query(request, f"{PREFIX}/banners", ("tab",), BANNERS_PER_PAGE)
+    lq = web.list_query(request, f"{web.PREFIX}/banners", ("tab",), BANNERS_PER_PAGE)
     if tab is None:
         tab = lq.values["tab"] if lq.values["tab"] in TABS else "main"
     lq.values["tab"] = tab
@@ -424,9 +383,11 @@ async def _banners_page(
         limit=lq.paging.limit,
         total=len(shown),
     )
-    return render(
+    return web.list_page(
         request,
         "catalog/banners.html",
+        lq,
+        page,
         {
             "title": N_("Banners"),
             "nav": "banners",
@@ -440,7 +401,6 @@ async def _banners_page(
             "upload_warnings": [
                 WARNINGS[w] for w in request.query_params.getlist("warn") if w in WARNINGS
             ],
-            **lq.page_context(page),
         },
         status_code=status_code,
     )
@@ -457,7 +417,7 @@ async def _upload_form(request: Request, me: Principal) -> tuple[dict[str, str],
     file is closed whatever happens."""
     form = await request.form()  # cached: checked_form reads the same parsed form
     try:
-        fields = await checked_form(request, me)
+        fields = await web.checked_form(request, me)
         upload = form.get("image")
         if not isinstance(upload, UploadFile):
             return fields, None
@@ -472,35 +432,44 @@ async def _upload_form(request: Request, me: Principal) -> tuple[dict[str, str],
         await form.close()
 
 
-@router.post("/banners")
-async def banner_create(request: Request, db: Session, me: SignedIn) -> Response:
+async def _banner_form(
+    request: Request, me: Principal, model: type[BannerIn]
+) -> tuple[dict[str, Any], bytes | None, BannerIn | None, dict[str, str]]:
+    """The posted banner form: what was typed, the image (None when none was chosen), the
+    validated body (None when invalid) and the errors by field."""
     data: bytes | None = None
     too_large = False
     try:
         form, data = await _upload_form(request, me)
     except ImageTooLarge:
-        form, too_large = await form_of(request), True
+        form, too_large = await web.form_of(request), True
     values = {
         "page": form.get("page", ""),
         "target_url": form.get("target_url", "").strip(),
         "active": form.get("active") in ("on", "true", "1"),
     }
-    tab = values["page"] if values["page"] in TABS else "main"
     errors: dict[str, str] = {}
     body = None
     try:
-        body = BannerCreateIn.model_validate(values)
+        body = model.model_validate(values)
     except ValidationError as exc:
-        errors.update(_errors(exc))
+        errors.update(web.field_errors(exc))
     if too_large:
         errors["image"] = TOO_LARGE
-    elif data is None:
+    return values, data, body, errors
+
+
+@router.post("/banners")
+async def banner_create(request: Request, db: Session, me: SignedIn) -> Response:
+    values, data, body, errors = await _banner_form(request, me, BannerCreateIn)
+    tab = values["page"] if values["page"] in TABS else "main"
+    if "image" not in errors and data is None:
         errors["image"] = NO_IMAGE
     if errors or body is None or data is None:
         page = await _banners_page(
             request, db, tab=tab, values=values, errors=errors, status_code=400
         )
-        raise Page(page)
+        raise web.Page(page)
     try:
         saved = await banners.create(
             db,
@@ -508,26 +477,26 @@ async def banner_create(request: Request, db: Session, me: SignedIn) -> Response
             target_url=body.target_url,
             active=body.active,
             image=data,
-            actor=actor_of(request, me),
+            actor=web.actor_of(request, me),
         )
     except InvalidImage as exc:
         page = await _banners_page(
             request, db, tab=tab, values=values, errors={"image": NOT_AN_IMAGE}, status_code=400
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     query = "".join(f"&warn={w.code}" for w in saved.warnings)
-    return redirect(f"{PREFIX}/banners?tab={body.page}&done=created{query}")
+    return web.redirect(f"{web.PREFIX}/banners?tab={body.page}&done=created{query}")
 
 
 @router.post("/banners/{banner_id}/active")
 async def banner_switch(banner_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     active = form.get("active") in ("on", "true", "1")
     saved = await banners.update(
-        db, parse_id(banner_id), {"active": active}, None, actor_of(request, me)
+        db, web.parse_id(banner_id), {"active": active}, None, web.actor_of(request, me)
     )
     done = "activated" if active else "deactivated"
-    return redirect(f"{PREFIX}/banners?tab={saved.banner.page}&done={done}")
+    return web.redirect(f"{web.PREFIX}/banners?tab={saved.banner.page}&done={done}")
 
 
 def _edit_page(
@@ -538,7 +507,7 @@ def _edit_page(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    return render(
+    return web.render(
         request,
         "catalog/banner_form.html",
         {
@@ -563,7 +532,7 @@ async def _banner(db: Session, banner_id: uuid.UUID) -> Any:
 
 @router.get("/banners/{banner_id}/edit")
 async def banner_edit(banner_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    b = await _banner(db, parse_id(banner_id))
+    b = await _banner(db, web.parse_id(banner_id))
     view = _banner_view(request, b)
     values = {"page": b.page, "target_url": b.target_url, "active": b.active}
     return _edit_page(request, view, values=values, errors={})
@@ -571,74 +540,53 @@ async def banner_edit(banner_id: str, request: Request, db: Session, me: SignedI
 
 @router.post("/banners/{banner_id}/edit")
 async def banner_update(banner_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    data: bytes | None = None
-    too_large = False
-    try:
-        form, data = await _upload_form(request, me)
-    except ImageTooLarge:
-        form, too_large = await form_of(request), True
-    b = await _banner(db, parse_id(banner_id))
+    values, data, body, errors = await _banner_form(request, me, BannerUpdateIn)
+    b = await _banner(db, web.parse_id(banner_id))
     view = _banner_view(request, b)
-    values = {
-        "page": form.get("page", ""),
-        "target_url": form.get("target_url", "").strip(),
-        "active": form.get("active") in ("on", "true", "1"),
-    }
-    errors: dict[str, str] = {}
-    body = None
-    try:
-        body = BannerUpdateIn.model_validate(values)
-    except ValidationError as exc:
-        errors.update(_errors(exc))
-    if too_large:
-        errors["image"] = TOO_LARGE
     if errors or body is None:
-        raise Page(_edit_page(request, view, values=values, errors=errors, status_code=400))
+        raise web.Page(_edit_page(request, view, values=values, errors=errors, status_code=400))
     changes = {k: v for k, v in body.model_dump().items() if getattr(b, k) != v}
     if not changes and data is None:
-        return redirect(f"{PREFIX}/banners?tab={b.page}")
+        return web.redirect(f"{web.PREFIX}/banners?tab={b.page}")
     try:
-        saved = await banners.update(db, b.id, changes, data, actor_of(request, me))
+        saved = await banners.update(db, b.id, changes, data, web.actor_of(request, me))
     except InvalidImage as exc:
         page = _edit_page(
             request, view, values=values, errors={"image": NOT_AN_IMAGE}, status_code=400
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     query = "".join(f"&warn={w.code}" for w in saved.warnings) if data is not None else ""
-    return redirect(f"{PREFIX}/banners?tab={saved.banner.page}&done=updated{query}")
+    return web.redirect(f"{web.PREFIX}/banners?tab={saved.banner.page}&done=updated{query}")
 
 
 @router.get("/banners/{banner_id}/delete")
 async def banner_delete_confirm(
     banner_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    b = await _banner(db, parse_id(banner_id))
-    return render(
+    b = await _banner(db, web.parse_id(banner_id))
+    return web.confirm_page(
         request,
-        "confirm.html",
-        {
-            "nav": "banners",
-            "title": N_("Delete this banner?"),
-            "question": N_("Delete the banner? Clients stop seeing it at once."),
-            "detail": N_(
-                "Its image and its click count are deleted with it; this cannot be undone. "
-                "To hide it for a while, switch it off instead."
-            ),
-            "subject": b.target_url,
-            "action": f"{PREFIX}/banners/{b.id}/delete",
-            "button": N_("Delete"),
-            "cancel": f"{PREFIX}/banners?tab={b.page}",
-        },
+        "banners",
+        title=N_("Delete this banner?"),
+        question=N_("Delete the banner? Clients stop seeing it at once."),
+        detail=N_(
+            "Its image and its click count are deleted with it; this cannot be undone. "
+            "To hide it for a while, switch it off instead."
+        ),
+        subject=b.target_url,
+        action=f"{web.PREFIX}/banners/{b.id}/delete",
+        button=N_("Delete"),
+        cancel=f"{web.PREFIX}/banners?tab={b.page}",
     )
 
 
 @router.post("/banners/{banner_id}/delete")
 async def banner_delete(banner_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    await checked_form(request, me)
-    bid = parse_id(banner_id)
+    await web.checked_form(request, me)
+    bid = web.parse_id(banner_id)
     b = await _banner(db, bid)
-    await banners.delete(db, bid, actor_of(request, me))
-    return redirect(f"{PREFIX}/banners?tab={b.page}&done=deleted")
+    await banners.delete(db, bid, web.actor_of(request, me))
+    return web.redirect(f"{web.PREFIX}/banners?tab={b.page}&done=deleted")
 
 
 # Support settings
@@ -655,18 +603,17 @@ def _support_page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    return render(
+    title, template = N_("Support settings"), "catalog/support.html"
+    return web.form_page(
         request,
-        "catalog/support.html",
-        {
-            "title": N_("Support settings"),
-            "nav": "support",
-            "settings": settings,
-            "values": values,
-            "errors": errors,
-            "notice": notice,
-        },
-        status_code=status_code,
+        template,
+        "support",
+        title,
+        values,
+        errors,
+        status_code,
+        settings=settings,
+        notice=notice,
     )
 
 
@@ -690,9 +637,9 @@ async def support_page(request: Request, db: Session, me: SignedIn) -> Response:
 
 @router.post("/support")
 async def support_save(request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     current = SupportSettingsOut.of(await support.current(db))
-    values = {k: form.get(k, "").strip() for k in SUPPORT_TEXT}
+    values = web.form_values(form, SUPPORT_TEXT)
     values["reply_time_templates"] = form.get("reply_time_templates", "").replace("\r\n", "\n")
     template = form.get("apply_template", "").strip()
     if template:  # "Reply-time templates (applied to “Average reply time”)"
@@ -705,13 +652,13 @@ async def support_save(request: Request, db: Session, me: SignedIn) -> Response:
     try:
         body = SupportSettingsIn.model_validate(parsed)
     except ValidationError as exc:
-        errors = _errors(exc)
+        errors = web.field_errors(exc)
         if "reply_time_templates" in errors:
             errors["reply_time_templates"] = N_(
                 "At most 20 templates, one a line, each at most 100 characters."
             )
         page = _support_page(request, current, values=values, errors=errors, status_code=400)
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     before = current.model_dump()
     changes = {
         field: getattr(body, field)
@@ -719,6 +666,6 @@ async def support_save(request: Request, db: Session, me: SignedIn) -> Response:
         if getattr(body, field) != before[field]
     }
     if not changes:
-        return redirect(f"{PREFIX}/support?done=unchanged")
-    await support.update(db, changes, actor_of(request, me))
-    return redirect(f"{PREFIX}/support?done=saved")
+        return web.redirect(f"{web.PREFIX}/support?done=unchanged")
+    await support.update(db, changes, web.actor_of(request, me))
+    return web.redirect(f"{web.PREFIX}/support?done=saved")

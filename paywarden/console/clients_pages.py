@@ -2,7 +2,7 @@
 block of the seed's "Client admin", in its order, and its actions.
 
 Every action posts to `/admin/clients/{id}/…` with the CSRF token and goes through the services
-the admin API uses (paywarden/clients/admin_service.py, paywarden/cards/service.py), audited
+the admin API uses (paywarden/client_admin/service.py, paywarden/cards/service.py), audited
 with the operator as actor, with the API's role checks: any operator does support work (plan,
 access, notes, cards); manual top-ups and demo balances move money, so only a super_admin makes
 them. Destructive actions (ban, closing a card) are confirmed on a page of their own first.
@@ -13,22 +13,23 @@ sentence on the client page.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
+from fastapi import Request, Response
+from pydantic import BaseModel, ValidationError
 
-from paywarden.analytics import service as card_transactions
-from paywarden.analytics.filters import TxFilter
-from paywarden.analytics.schemas import TxOut
+from paywarden.audit.context import Actor
+from paywarden.card_transaction_review import service as card_transactions
+from paywarden.card_transaction_review.filters import TxFilter
+from paywarden.card_transaction_review.schemas import TxOut
 from paywarden.cards import service as cards
 from paywarden.cards.errors import CardNotFound, CardsOff
 from paywarden.cards.schemas import CardIn, CardLimitIn, CardOut
-from paywarden.clients import admin_service as service
-from paywarden.clients import service as clients
-from paywarden.clients.admin_schemas import (
+from paywarden.client_admin import service
+from paywarden.client_admin.filters import ClientFilter
+from paywarden.client_admin.schemas import (
     AssignPlanIn,
     ClientDetail,
     ClientPatchIn,
@@ -37,22 +38,11 @@ from paywarden.clients.admin_schemas import (
     LatestTopup,
     ManualTopupIn,
 )
+from paywarden.clients import service as clients
 from paywarden.clients.errors import ClientNotFound
-from paywarden.clients.filters import ClientFilter
+from paywarden.console import web
 from paywarden.console.i18n import N_
-from paywarden.console.web import (
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    list_query,
-    parse_id,
-    redirect,
-    render,
-)
+from paywarden.console.web import SignedIn
 from paywarden.issuer.base import IssuerAdapter
 from paywarden.kit.errors import AppError
 from paywarden.kit.pagination import PageQuery
@@ -64,9 +54,9 @@ from paywarden.operators.service import Principal
 from paywarden.plans import service as plans
 from paywarden.topups import service as topups
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
-NAV = [NavEntry("Cards", "clients", "Clients", f"{PREFIX}/clients", 1)]
+NAV = [web.NavEntry("Cards", "clients", "Clients", f"{web.PREFIX}/clients", 1)]
 
 CLIENTS_PER_PAGE = 25
 LATEST = 10  # cards' top-ups and transactions shown on the client page
@@ -116,12 +106,12 @@ GENERIC = N_("The action could not be done. Reload the page and try again.")
 
 
 def _url(client_id: uuid.UUID, **query: str) -> str:
-    url = f"{PREFIX}/clients/{client_id}"
+    url = f"{web.PREFIX}/clients/{client_id}"
     return url + ("?" + urlencode(query) if query else "")
 
 
 def _done(client_id: uuid.UUID, notice: str, anchor: str) -> Response:
-    return redirect(_url(client_id, done=notice) + f"#{anchor}")
+    return web.redirect(_url(client_id, done=notice) + f"#{anchor}")
 
 
 def _is_money_operator(me: Principal) -> bool:
@@ -139,21 +129,50 @@ def _needs_issuer(request: Request) -> IssuerAdapter:
     return adapter
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    return str(err["msg"]).removeprefix("Value error, ")
+Model = TypeVar("Model", bound=BaseModel)
 
 
-async def _act(client_id: uuid.UUID, anchor: str, call: Callable[[], Awaitable[Any]]) -> None:
-    """Run a service call; a refusal rolls back and shows on the client page, in plain words.
-    A missing client or card stays a 404 page."""
+async def _parse(
+    request: Request,
+    db: Session,
+    me: Principal,
+    cid: uuid.UUID,
+    block: str,
+    values: dict[str, str],
+    model: type[Model],
+    messages: Mapping[str, str],
+    data: Mapping[str, Any] | None = None,
+) -> Model:
+    """A block's form (`values`, or `data` built from them) as `model`. Refused, the client page
+    comes back (400) with what was typed and one sentence: that of the first field in `messages`
+    that failed, else its "" entry, else the model's own first message."""
+    try:
+        return model.model_validate(values if data is None else data)
+    except ValidationError as exc:
+        failed = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        message = next((m for f, m in messages.items() if f in failed), messages.get(""))
+        if message is None:
+            message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise await _bad_form(request, db, me, cid, block, message, values) from exc
+
+
+async def _act(
+    client_id: uuid.UUID,
+    anchor: str,
+    call: Callable[[], Awaitable[Any]],
+    notice: str,
+    section: str,
+) -> Response:
+    """Run a service call, then back to the client page's `section` with its `notice`; a refusal
+    rolls back and shows at `anchor`, in plain words. A missing client or card stays a 404."""
     try:
         await call()
     except (ClientNotFound, CardNotFound):
         raise
     except AppError as exc:
         key = type(exc).__name__ if type(exc).__name__ in ERRORS else "error"
-        raise Page(redirect(_url(client_id, error=key) + f"#{anchor}")) from exc
+        raise web.Page(web.redirect(_url(client_id, error=key) + f"#{anchor}")) from exc
+    return _done(client_id, notice, section)
 
 
 # The list
@@ -161,8 +180,8 @@ async def _act(client_id: uuid.UUID, anchor: str, call: Callable[[], Awaitable[A
 
 @router.get("/clients")
 async def client_list(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(
-        request, f"{PREFIX}/clients", ("q", "status", "plan", "banned"), CLIENTS_PER_PAGE
+    lq = web.list_query(
+        request, f"{web.PREFIX}/clients", ("q", "status", "plan", "banned"), CLIENTS_PER_PAGE
     )
     plan_id = lq.uuid_of("plan", N_("Unknown plan."))
     status = lq.values["status"] if lq.values["status"] in (ACTIVE, BANNED) else None
@@ -180,15 +199,16 @@ async def client_list(request: Request, db: Session, me: SignedIn) -> Response:
     page = await service.search(
         db, ClientFilter(search=search, status=status, plan_id=plan_id), lq.paging
     )
-    return render(
+    return web.list_page(
         request,
         "clients/list.html",
+        lq,
+        page,
         {
             "title": N_("Clients"),
             "nav": "clients",
             "clients": [ClientRow.of(i.client, i.plan_name, i.email) for i in page.items],
             "plans": list(await plans.list_all(db)),
-            **lq.page_context(page),
         },
     )
 
@@ -215,7 +235,7 @@ async def _client_page(
     )
     query = request.query_params
     error_key = query.get("error", "")
-    return render(
+    return web.render(
         request,
         "clients/detail.html",
         {
@@ -252,7 +272,7 @@ async def _bad_form(
     block: str,
     message: str,
     values: dict[str, str],
-) -> Page:
+) -> web.Page:
     """The client page again (400) with the form's error and what was typed; nothing saved."""
     response = await _client_page(
         request,
@@ -263,12 +283,12 @@ async def _bad_form(
         values={f"{block}.{k}": v for k, v in values.items()},
         status_code=400,
     )
-    return Page(response)
+    return web.Page(response)
 
 
 @router.get("/clients/{client_id}")
 async def client_page(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    return await _client_page(request, db, me, parse_id(client_id))
+    return await _client_page(request, db, me, web.parse_id(client_id))
 
 
 # Tariff
@@ -276,96 +296,110 @@ async def client_page(client_id: str, request: Request, db: Session, me: SignedI
 
 @router.post("/clients/{client_id}/plan")
 async def client_plan(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
     values = {"plan_id": form.get("plan_id", "").strip(), "notes": form.get("notes", "")}
-    try:
-        body = AssignPlanIn.model_validate(values)
-    except ValidationError as exc:
-        message = N_("Pick a plan.") if not values["plan_id"] else _first_error(exc)
-        raise await _bad_form(request, db, me, cid, "plan", message, values) from exc
-    actor = actor_of(request, me)
-    await _act(cid, "tariff", lambda: service.assign_plan(db, cid, body.plan_id, body.notes, actor))
-    return _done(cid, "plan", "tariff")
+    messages = {} if values["plan_id"] else {"plan_id": N_("Pick a plan.")}
+    body = await _parse(request, db, me, cid, "plan", values, AssignPlanIn, messages)
+    actor = web.actor_of(request, me)
+    return await _act(
+        cid,
+        "tariff",
+        lambda: service.assign_plan(db, cid, body.plan_id, body.notes, actor),
+        "plan",
+        "tariff",
+    )
 
 
 # Access & limits, ban
 
 
+async def _patch(
+    request: Request,
+    db: Session,
+    me: Principal,
+    cid: uuid.UUID,
+    body: ClientPatchIn,
+    block: str,
+) -> Response:
+    """Save what the block's form changed (its notice and anchor are the block's name); a form
+    sent back as it was is "Nothing changed" and writes no audit entry."""
+    current = await clients.get(db, cid)
+    changes = {
+        field: getattr(body, field)
+        for field in sorted(body.model_fields_set)
+        if getattr(body, field) != getattr(current, field)
+    }
+    if not changes:
+        return _done(cid, "unchanged", block)
+    actor = web.actor_of(request, me)
+    return await _act(cid, block, lambda: service.update(db, cid, changes, actor), block, block)
+
+
 @router.post("/clients/{client_id}/access")
 async def client_access(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
     values = {
         "can_create_cards": "on" if form.get("can_create_cards") else "",
         "max_active_cards": form.get("max_active_cards", "").strip(),
     }
-    try:
-        body = ClientPatchIn.model_validate(
-            {
-                "can_create_cards": bool(values["can_create_cards"]),
-                "max_active_cards": values["max_active_cards"] or None,
-            }
-        )
-    except ValidationError as exc:
-        message = N_("Max active cards must be a whole number from 0 to 10000, or empty.")
-        raise await _bad_form(request, db, me, cid, "access", message, values) from exc
-    current = await clients.get(db, cid)
-    changes: dict[str, Any] = {}
-    if body.can_create_cards != current.can_create_cards:
-        changes["can_create_cards"] = body.can_create_cards
-    if body.max_active_cards != current.max_active_cards:
-        changes["max_active_cards"] = body.max_active_cards
-    if not changes:
-        return _done(cid, "unchanged", "access")
-    actor = actor_of(request, me)
-    await _act(cid, "access", lambda: service.update(db, cid, changes, actor))
-    return _done(cid, "access", "access")
+    data = {
+        "can_create_cards": bool(values["can_create_cards"]),
+        "max_active_cards": values["max_active_cards"] or None,
+    }
+    message = N_("Max active cards must be a whole number from 0 to 10000, or empty.")
+    body = await _parse(request, db, me, cid, "access", values, ClientPatchIn, {"": message}, data)
+    return await _patch(request, db, me, cid, body, "access")
 
 
 @router.get("/clients/{client_id}/ban")
 async def client_ban_confirm(
     client_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    cid = parse_id(client_id)
+    cid = web.parse_id(client_id)
     d = ClientDetail.of(await service.detail(db, cid, request.app.state.settings.tz))
     name = d.identity.display_name or d.identity.external_user_id
-    return render(
+    return web.confirm_page(
         request,
-        "confirm.html",
-        {
-            "nav": "clients",
-            "title": N_("Ban this client?"),
-            "question": N_("Ban %(name)s?"),
-            "params": {"name": name},
-            "detail": N_(
-                "A banned client can read its account but change nothing: no new cards, "
-                "no unfreezing, no higher limits. Its cards are not frozen by the ban. "
-                "You can lift the ban later."
-            ),
-            "action": f"{PREFIX}/clients/{cid}/ban",
-            "button": N_("Ban the client"),
-            "cancel": _url(cid) + "#access",
-        },
+        "clients",
+        title=N_("Ban this client?"),
+        question=N_("Ban %(name)s?"),
+        params={"name": name},
+        detail=N_(
+            "A banned client can read its account but change nothing: no new cards, "
+            "no unfreezing, no higher limits. Its cards are not frozen by the ban. "
+            "You can lift the ban later."
+        ),
+        action=f"{web.PREFIX}/clients/{cid}/ban",
+        button=N_("Ban the client"),
+        cancel=_url(cid) + "#access",
+    )
+
+
+async def _set_banned(
+    request: Request, db: Session, me: Principal, client_id: str, banned: bool
+) -> Response:
+    await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
+    actor = web.actor_of(request, me)
+    return await _act(
+        cid,
+        "access",
+        lambda: service.update(db, cid, {"banned": banned}, actor),
+        "banned" if banned else "unbanned",
+        "access",
     )
 
 
 @router.post("/clients/{client_id}/ban")
 async def client_ban(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    await checked_form(request, me)
-    cid = parse_id(client_id)
-    actor = actor_of(request, me)
-    await _act(cid, "access", lambda: service.update(db, cid, {"banned": True}, actor))
-    return _done(cid, "banned", "access")
+    return await _set_banned(request, db, me, client_id, True)
 
 
 @router.post("/clients/{client_id}/unban")
 async def client_unban(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    await checked_form(request, me)
-    cid = parse_id(client_id)
-    actor = actor_of(request, me)
-    await _act(cid, "access", lambda: service.update(db, cid, {"banned": False}, actor))
-    return _done(cid, "unbanned", "access")
+    return await _set_banned(request, db, me, client_id, False)
 
 
 # Notes / Ops
@@ -373,33 +407,16 @@ async def client_unban(client_id: str, request: Request, db: Session, me: Signed
 
 @router.post("/clients/{client_id}/notes")
 async def client_notes(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
-    values = {
-        "internal_note": form.get("internal_note", ""),
-        "support_owner_id": form.get("support_owner_id", "").strip(),
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
+    values = web.form_values(form, ("support_owner_id",), raw=("internal_note",))
+    data = {
+        "internal_note": values["internal_note"].strip() or None,
+        "support_owner_id": values["support_owner_id"] or None,
     }
-    try:
-        body = ClientPatchIn.model_validate(
-            {
-                "internal_note": values["internal_note"].strip() or None,
-                "support_owner_id": values["support_owner_id"] or None,
-            }
-        )
-    except ValidationError as exc:
-        message = N_("The note is too long (at most 4000 characters), or the owner is unknown.")
-        raise await _bad_form(request, db, me, cid, "notes", message, values) from exc
-    current = await clients.get(db, cid)
-    changes: dict[str, Any] = {}
-    if body.internal_note != current.internal_note:
-        changes["internal_note"] = body.internal_note
-    if body.support_owner_id != current.support_owner_id:
-        changes["support_owner_id"] = body.support_owner_id
-    if not changes:
-        return _done(cid, "unchanged", "notes")
-    actor = actor_of(request, me)
-    await _act(cid, "notes", lambda: service.update(db, cid, changes, actor))
-    return _done(cid, "notes", "notes")
+    message = N_("The note is too long (at most 4000 characters), or the owner is unknown.")
+    body = await _parse(request, db, me, cid, "notes", values, ClientPatchIn, {"": message}, data)
+    return await _patch(request, db, me, cid, body, "notes")
 
 
 # Money: manual top-ups and demo balances (super_admin, as the API)
@@ -408,61 +425,50 @@ async def client_notes(client_id: str, request: Request, db: Session, me: Signed
 @router.post("/clients/{client_id}/topup")
 async def client_topup(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_super_admin(me)
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
-    values = {
-        "currency": form.get("currency", ""),
-        "amount": form.get("amount", "").strip(),
-        "note": form.get("note", "").strip(),
-    }
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
+    values = web.form_values(form, ("amount", "note"), raw=("currency",))
     key = form.get("key", "").strip()[: service.MAX_IDEMPOTENCY_KEY] or None
-    try:
-        body = ManualTopupIn.model_validate(values)
-    except ValidationError as exc:
-        fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
-        if "note" in fields and not values["note"]:
-            message = N_("Write a note: why the wallet is topped up by hand.")
-        elif "currency" in fields:
-            message = N_("Pick the wallet: EUR or USD.")
-        else:
-            message = N_("The amount must be above 0, such as 25 or 25.50 (at most 2 decimals).")
-        raise await _bad_form(request, db, me, cid, "topup", message, values) from exc
-    actor = actor_of(request, me)
-    await _act(
+    messages = {
+        "note": N_("Write a note: why the wallet is topped up by hand."),
+        "currency": N_("Pick the wallet: EUR or USD."),
+        "": N_("The amount must be above 0, such as 25 or 25.50 (at most 2 decimals)."),
+    }
+    if values["note"]:  # a note too long gets the amount's sentence, as it always has
+        del messages["note"]
+    body = await _parse(request, db, me, cid, "topup", values, ManualTopupIn, messages)
+    actor = web.actor_of(request, me)
+    return await _act(
         cid,
         "topup",
         lambda: service.manual_topup(
             db, cid, body.currency, body.amount, body.note, actor, idempotency_key=key
         ),
+        "topup",
+        "balances",
     )
-    return _done(cid, "topup", "balances")
 
 
 @router.post("/clients/{client_id}/balance")
 async def client_balance(client_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     operators.require_super_admin(me)
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
-    values = {
-        "currency": form.get("currency", ""),
-        "amount": form.get("amount", "").strip(),
-        "note": form.get("note", "").strip() or "demo",
-    }
-    try:
-        body = DemoBalanceIn.model_validate(values)
-    except ValidationError as exc:
-        message = N_("The balance must be 0 or more, such as 100 or 100.50 (at most 2 decimals).")
-        raise await _bad_form(request, db, me, cid, "balance", message, values) from exc
-    actor = actor_of(request, me)
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
+    values = web.form_values(form, ("amount", "note"), raw=("currency",))
+    values["note"] = values["note"] or "demo"
+    message = N_("The balance must be 0 or more, such as 100 or 100.50 (at most 2 decimals).")
+    body = await _parse(request, db, me, cid, "balance", values, DemoBalanceIn, {"": message})
+    actor = web.actor_of(request, me)
     production = request.app.state.settings.is_production
-    await _act(
+    return await _act(
         cid,
         "demo",
         lambda: service.set_demo_balance(
             db, cid, body.currency, body.amount, body.note, actor, is_production=production
         ),
+        "balance",
+        "balances",
     )
-    return _done(cid, "balance", "balances")
 
 
 # Cards
@@ -472,121 +478,100 @@ async def client_balance(client_id: str, request: Request, db: Session, me: Sign
 async def client_issue_card(
     client_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(client_id)
     adapter = _needs_issuer(request)
-    values = {
-        "currency": form.get("currency", ""),
-        "monthly_limit": form.get("monthly_limit", "").strip(),
-        "label": form.get("label", "").strip(),
+    values = web.form_values(form, ("monthly_limit", "label"), raw=("currency",))
+    messages = {
+        "currency": N_("Pick the card's currency: EUR or USD."),
+        "label": N_("The label is at most 64 characters."),
+        "": N_("The monthly limit must be above 0 and at most 100000, such as 500 or 500.00."),
     }
-    try:
-        body = CardIn.model_validate({**values, "label": values["label"] or None})
-    except ValidationError as exc:
-        fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
-        if "currency" in fields:
-            message = N_("Pick the card's currency: EUR or USD.")
-        elif "label" in fields:
-            message = N_("The label is at most 64 characters.")
-        else:
-            message = N_(
-                "The monthly limit must be above 0 and at most 100000, such as 500 or 500.00."
-            )
-        raise await _bad_form(request, db, me, cid, "issue", message, values) from exc
-    actor = actor_of(request, me)
+    data = {**values, "label": values["label"] or None}
+    body = await _parse(request, db, me, cid, "issue", values, CardIn, messages, data)
+    actor = web.actor_of(request, me)
     client = await clients.get(db, cid)
 
     async def issue() -> None:
         await cards.issue(db, adapter, client, body.currency, body.monthly_limit, body.label, actor)
 
-    await _act(cid, "issue", issue)
-    return _done(cid, "issued", "cards")
+    return await _act(cid, "issue", issue, "issued", "cards")
 
 
 async def _card_of(db: Session, client_id: uuid.UUID, card_id: str) -> Card:
     client = await clients.get(db, client_id)
-    return await cards.of_client(db, client, parse_id(card_id))
+    return await cards.of_client(db, client, web.parse_id(card_id))
 
 
-@router.post("/clients/{client_id}/cards/{card_id}/freeze")
-async def card_freeze(
-    client_id: str, card_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    cid = parse_id(client_id)
+CardCall = Callable[[Session, IssuerAdapter, Card, Actor], Awaitable[Any]]
+
+
+async def _card_post(
+    request: Request, db: Session, me: Principal, ids: tuple[str, str]
+) -> tuple[dict[str, str], uuid.UUID, IssuerAdapter, Card, Actor]:
+    """A post about one of the client's cards (`ids`: the client's and the card's): its form once
+    the CSRF token is checked, the client's id, the issuer, the card, the operator as actor."""
+    form = await web.checked_form(request, me)
+    cid = web.parse_id(ids[0])
     adapter = _needs_issuer(request)
-    card = await _card_of(db, cid, card_id)
-    actor = actor_of(request, me)
-    await _act(cid, "cards", lambda: cards.freeze(db, adapter, card, actor))
-    return _done(cid, "frozen", "cards")
+    card = await _card_of(db, cid, ids[1])
+    return form, cid, adapter, card, web.actor_of(request, me)
 
 
-@router.post("/clients/{client_id}/cards/{card_id}/unfreeze")
-async def card_unfreeze(
-    client_id: str, card_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    cid = parse_id(client_id)
-    adapter = _needs_issuer(request)
-    card = await _card_of(db, cid, card_id)
-    actor = actor_of(request, me)
-    await _act(cid, "cards", lambda: cards.unfreeze(db, adapter, card, actor))
-    return _done(cid, "unfrozen", "cards")
+def _card_step(step: str, call: CardCall, done: str) -> None:
+    """Register POST /clients/{id}/cards/{card_id}/{step}: freeze, unfreeze or close one of the
+    client's cards through the issuer, as the API does, back on the cards block with `done`."""
+
+    async def act(
+        client_id: str, card_id: str, request: Request, db: Session, me: SignedIn
+    ) -> Response:
+        _, cid, adapter, card, actor = await _card_post(request, db, me, (client_id, card_id))
+        return await _act(cid, "cards", lambda: call(db, adapter, card, actor), done, "cards")
+
+    router.post(f"/clients/{{client_id}}/cards/{{card_id}}/{step}", name=f"card_{step}")(act)
+
+
+_card_step("freeze", cards.freeze, "frozen")
+_card_step("unfreeze", cards.unfreeze, "unfrozen")
+_card_step("close", cards.close, "closed")  # confirmed first: card_close_confirm
 
 
 @router.get("/clients/{client_id}/cards/{card_id}/close")
 async def card_close_confirm(
     client_id: str, card_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    cid = parse_id(client_id)
+    cid = web.parse_id(client_id)
     _needs_issuer(request)
     card = CardOut.of(await _card_of(db, cid, card_id))
-    return render(
+    return web.confirm_page(
         request,
-        "confirm.html",
-        {
-            "nav": "clients",
-            "title": N_("Close this card?"),
-            "question": N_("Close the card %(name)s?"),
-            "params": {"name": f"•••• {card.last4 or '—'} ({card.currency})"},
-            "detail": N_(
-                "Closing is final: the card stops working at once and cannot be reopened. "
-                "To stop it for a while, freeze it instead."
-            ),
-            "action": f"{PREFIX}/clients/{cid}/cards/{card.id}/close",
-            "button": N_("Close the card"),
-            "cancel": _url(cid) + "#cards",
-        },
+        "clients",
+        title=N_("Close this card?"),
+        question=N_("Close the card %(name)s?"),
+        params={"name": f"•••• {card.last4 or '—'} ({card.currency})"},
+        detail=N_(
+            "Closing is final: the card stops working at once and cannot be reopened. "
+            "To stop it for a while, freeze it instead."
+        ),
+        action=f"{web.PREFIX}/clients/{cid}/cards/{card.id}/close",
+        button=N_("Close the card"),
+        cancel=_url(cid) + "#cards",
     )
-
-
-@router.post("/clients/{client_id}/cards/{card_id}/close")
-async def card_close(
-    client_id: str, card_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    cid = parse_id(client_id)
-    adapter = _needs_issuer(request)
-    card = await _card_of(db, cid, card_id)
-    actor = actor_of(request, me)
-    await _act(cid, "cards", lambda: cards.close(db, adapter, card, actor))
-    return _done(cid, "closed", "cards")
 
 
 @router.post("/clients/{client_id}/cards/{card_id}/limit")
 async def card_limit(
     client_id: str, card_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    form = await checked_form(request, me)
-    cid = parse_id(client_id)
-    adapter = _needs_issuer(request)
-    card = await _card_of(db, cid, card_id)
+    form, cid, adapter, card, actor = await _card_post(request, db, me, (client_id, card_id))
     values = {"monthly_limit": form.get("monthly_limit", "").strip(), "card": str(card.id)}
-    try:
-        body = CardLimitIn.model_validate({"monthly_limit": values["monthly_limit"]})
-    except ValidationError as exc:
-        message = N_("The monthly limit must be above 0 and at most 100000, such as 500 or 500.00.")
-        raise await _bad_form(request, db, me, cid, "limit", message, values) from exc
-    actor = actor_of(request, me)
-    await _act(cid, "cards", lambda: cards.set_limit(db, adapter, card, body.monthly_limit, actor))
-    return _done(cid, "limit", "cards")
+    message = N_("The monthly limit must be above 0 and at most 100000, such as 500 or 500.00.")
+    data = {"monthly_limit": values["monthly_limit"]}
+    body = await _parse(request, db, me, cid, "limit", values, CardLimitIn, {"": message}, data)
+    return await _act(
+        cid,
+        "cards",
+        lambda: cards.set_limit(db, adapter, card, body.monthly_limit, actor),
+        "limit",
+        "cards",
+    )

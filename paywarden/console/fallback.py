@@ -3,13 +3,12 @@ signed in), never the API's JSON. Mounted after every area, so it matches only w
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from paywarden.console import web
 from paywarden.console.i18n import N_
-from paywarden.console.web import ConsoleRoute, MaybeSignedIn
+from paywarden.console.web import MaybeSignedIn
 from paywarden.kit.errors import NotFound
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

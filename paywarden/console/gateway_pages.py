@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import ValidationError
 
+from paywarden.console import web
 from paywarden.console.charts import revenue_chart
 from paywarden.console.i18n import N_, _
-from paywarden.console.web import (
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    confirm_page,
-    day_end,
-    day_start,
-    list_query,
-    parse_id,
-    redirect,
-    render,
-)
+from paywarden.console.web import SignedIn
 from paywarden.incidents import service as incidents
 from paywarden.incidents.schemas import IncidentOut
 from paywarden.kit.errors import ValidationFailed
@@ -40,6 +27,7 @@ from paywarden.merchants.schemas import (
     MerchantStatsOut,
     MerchantUpdateIn,
 )
+from paywarden.operators.service import Principal
 from paywarden.orders import dashboard as gateway_view
 from paywarden.orders import service as orders
 from paywarden.orders.filters import OrderFilter
@@ -51,14 +39,14 @@ from paywarden.webhooks.service import WebhookPolicy, check_destination
 
 log = get_logger(__name__)
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
 NAV = [
-    NavEntry("Gateway", "dashboard", "Dashboard", f"{PREFIX}/gateway", 0),
-    NavEntry("Gateway", "merchants", "Merchants", f"{PREFIX}/merchants", 1),
-    NavEntry("Gateway", "orders", "Orders", f"{PREFIX}/orders", 2),
-    NavEntry("Gateway", "incidents", "Incidents", f"{PREFIX}/incidents", 3),
-    NavEntry("Gateway", "wallet", "Wallet", f"{PREFIX}/wallet", 4),
+    web.NavEntry("Gateway", "dashboard", "Dashboard", f"{web.PREFIX}/gateway", 0),
+    web.NavEntry("Gateway", "merchants", "Merchants", f"{web.PREFIX}/merchants", 1),
+    web.NavEntry("Gateway", "orders", "Orders", f"{web.PREFIX}/orders", 2),
+    web.NavEntry("Gateway", "incidents", "Incidents", f"{web.PREFIX}/incidents", 3),
+    web.NavEntry("Gateway", "wallet", "Wallet", f"{web.PREFIX}/wallet", 4),
 ]
 
 NOTICES = {
@@ -79,7 +67,7 @@ async def dashboard(request: Request, db: Session, me: SignedIn) -> Response:
     latest = [IncidentOut.of(r) for r in await incidents.latest(db)]
     wallet, wallet_error = await _wallet(request, db)
     chart = revenue_chart([(d.date, d.total_received) for d in daily])
-    return render(
+    return web.render(
         request,
         "dashboard.html",
         {
@@ -111,7 +99,7 @@ async def _wallet(request: Request, db: Session) -> tuple[WalletOut | None, str 
 async def merchant_list(request: Request, db: Session, me: SignedIn) -> Response:
     rows = await merchants.list_all(db)
     items = [MerchantListItem(**MerchantOut.of(m).model_dump(), order_count=n) for m, n in rows]
-    return render(
+    return web.render(
         request,
         "merchants.html",
         {"title": N_("Merchants"), "nav": "merchants", "merchants": items},
@@ -124,14 +112,6 @@ def policy(request: Request) -> WebhookPolicy:
     return webhooks
 
 
-def _errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err.get("loc") else "form"
-        out.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
-    return out
-
-
 def _merchant_form(
     request: Request,
     *,
@@ -140,17 +120,10 @@ def _merchant_form(
     merchant: MerchantOut | None = None,
     status_code: int = 200,
 ) -> Response:
-    return render(
-        request,
-        "merchant_form.html",
-        {
-            "title": _("Edit %(name)s", name=merchant.name) if merchant else N_("New merchant"),
-            "nav": "merchants",
-            "values": values,
-            "errors": errors,
-            "merchant": merchant,
-        },
-        status_code=status_code,
+    title = _("Edit %(name)s", name=merchant.name) if merchant else N_("New merchant")
+    template, nav = "merchant_form.html", "merchants"
+    return web.form_page(
+        request, template, nav, title, values, errors, status_code, merchant=merchant
     )
 
 
@@ -161,16 +134,15 @@ async def merchant_new(request: Request, me: SignedIn) -> Response:
 
 @router.post("/merchants/new")
 async def merchant_create(request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
-    values = {k: form.get(k, "").strip() for k in ("name", "webhook_url")}
-    values["webhook_secret"] = form.get("webhook_secret", "")
+    form = await web.checked_form(request, me)
+    values = web.form_values(form, ("name", "webhook_url"), raw=("webhook_secret",))
     try:
         body = MerchantCreateIn.model_validate(
             {**values, "webhook_url": values["webhook_url"] or None}
         )
     except ValidationError as exc:
-        raise Page(
-            _merchant_form(request, values=values, errors=_errors(exc), status_code=400)
+        raise web.Page(
+            _merchant_form(request, values=values, errors=web.field_errors(exc), status_code=400)
         ) from exc
     try:
         await check_destination(policy(request), "webhook_url", body.webhook_url)
@@ -178,23 +150,23 @@ async def merchant_create(request: Request, db: Session, me: SignedIn) -> Respon
         page = _merchant_form(
             request, values=values, errors={"webhook_url": exc.message}, status_code=400
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     try:
         made = await merchants.create(
             db,
             name=body.name,
             webhook_secret=body.webhook_secret,
             webhook_url=body.webhook_url,
-            actor=actor_of(request, me),
+            actor=web.actor_of(request, me),
         )
     except MerchantNameTaken as exc:
         page = _merchant_form(request, values=values, errors={"name": exc.message}, status_code=409)
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     return _key_page(request, MerchantOut.of(made.merchant), made.api_key, created=True)
 
 
 def _key_page(request: Request, merchant: MerchantOut, api_key: str, *, created: bool) -> Response:
-    return render(
+    return web.render(
         request,
         "merchant_key.html",
         {
@@ -211,9 +183,9 @@ def _key_page(request: Request, merchant: MerchantOut, api_key: str, *, created:
 async def merchant_detail(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    d = await merchants.detail(db, parse_id(merchant_id))
+    d = await merchants.detail(db, web.parse_id(merchant_id))
     base = request.app.state.settings.public_base_url
-    return render(
+    return web.render(
         request,
         "merchant_detail.html",
         {
@@ -230,7 +202,7 @@ async def merchant_detail(
 
 @router.get("/merchants/{merchant_id}/edit")
 async def merchant_edit(merchant_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    merchant = MerchantOut.of(await merchants.get(db, parse_id(merchant_id)))
+    merchant = MerchantOut.of(await merchants.get(db, web.parse_id(merchant_id)))
     values = {"name": merchant.name, "webhook_url": merchant.webhook_url or ""}
     return _merchant_form(request, values=values, errors={}, merchant=merchant)
 
@@ -239,8 +211,8 @@ async def merchant_edit(merchant_id: str, request: Request, db: Session, me: Sig
 async def merchant_update(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    form = await checked_form(request, me)
-    current = MerchantOut.of(await merchants.get(db, parse_id(merchant_id)))
+    form = await web.checked_form(request, me)
+    current = MerchantOut.of(await merchants.get(db, web.parse_id(merchant_id)))
     values = {k: form.get(k, "").strip() for k in ("name", "webhook_url")}
     secret = form.get("webhook_secret", "")
     changes: dict[str, Any] = {}
@@ -251,14 +223,14 @@ async def merchant_update(
     if secret:
         changes["webhook_secret"] = secret
     if not changes:
-        return redirect(f"/admin/merchants/{current.id}")
+        return web.redirect(f"/admin/merchants/{current.id}")
     try:
         body = MerchantUpdateIn.model_validate(changes)
     except ValidationError as exc:
         page = _merchant_form(
-            request, values=values, errors=_errors(exc), merchant=current, status_code=400
+            request, values=values, errors=web.field_errors(exc), merchant=current, status_code=400
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     try:
         if "webhook_url" in body.model_fields_set:
             await check_destination(policy(request), "webhook_url", body.webhook_url)
@@ -270,90 +242,91 @@ async def merchant_update(
             merchant=current,
             status_code=400,
         )
-        raise Page(page) from exc
+        raise web.Page(page) from exc
     try:
         await merchants.update(
             db,
             current.id,
             {f: getattr(body, f) for f in body.model_fields_set},
-            actor_of(request, me),
+            web.actor_of(request, me),
         )
     except MerchantNameTaken as exc:
         page = _merchant_form(
             request, values=values, errors={"name": exc.message}, merchant=current, status_code=409
         )
-        raise Page(page) from exc
-    return redirect(f"/admin/merchants/{current.id}?done=updated")
+        raise web.Page(page) from exc
+    return web.redirect(f"/admin/merchants/{current.id}?done=updated")
 
 
-@router.get("/merchants/{merchant_id}/suspend")
-async def merchant_suspend_confirm(
-    merchant_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    m = await merchants.get(db, parse_id(merchant_id))
-    return confirm_page(
-        request,
-        "merchants",
-        title=_("Suspend %(name)s?", name=m.name),
-        question=_("Suspend %(name)s? It will not be able to create new orders.", name=m.name),
-        detail=N_(
+def _merchant_confirm(step: str, texts: Callable[[MerchantOut], dict[str, str]]) -> None:
+    """Register the confirm page of a step on a merchant (GET /merchants/{id}/{step}, posting to
+    the same path): `texts` gives its title, question, detail and button for the merchant."""
+
+    async def ask(merchant_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+        m = MerchantOut.of(await merchants.get(db, web.parse_id(merchant_id)))
+        back = f"/admin/merchants/{m.id}"
+        return web.confirm_page(
+            request, "merchants", action=f"{back}/{step}", cancel=back, **texts(m)
+        )
+
+    router.get(f"/merchants/{{merchant_id}}/{step}", name=f"merchant_{step}_confirm")(ask)
+
+
+_merchant_confirm(
+    "suspend",
+    lambda m: {
+        "title": _("Suspend %(name)s?", name=m.name),
+        "question": _("Suspend %(name)s? It will not be able to create new orders.", name=m.name),
+        "detail": N_(
             "Its open orders go on, and it can still read its orders. You can reactivate it."
         ),
-        action=f"/admin/merchants/{m.id}/suspend",
-        button=N_("Suspend"),
-        cancel=f"/admin/merchants/{m.id}",
-    )
+        "button": N_("Suspend"),
+    },
+)
+_merchant_confirm(
+    "rotate-key",
+    lambda m: {
+        "title": _("Rotate the API key of %(name)s?", name=m.name),
+        "question": _(
+            "Make a new API key for %(name)s? The current key (%(prefix)s…) stops working at once.",
+            name=m.name,
+            prefix=m.api_key_prefix,
+        ),
+        "detail": N_("The new key is shown once, on the next page."),
+        "button": N_("Rotate the key"),
+    },
+)
+
+
+async def _set_active(
+    request: Request, db: Session, me: Principal, merchant_id: str, active: bool, done: str
+) -> Response:
+    await web.checked_form(request, me)
+    changes = {"is_active": active}
+    m = await merchants.update(db, web.parse_id(merchant_id), changes, web.actor_of(request, me))
+    return web.redirect(f"/admin/merchants/{m.id}?done={done}")
 
 
 @router.post("/merchants/{merchant_id}/suspend")
 async def merchant_suspend(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    await checked_form(request, me)
-    m = await merchants.update(
-        db, parse_id(merchant_id), {"is_active": False}, actor_of(request, me)
-    )
-    return redirect(f"/admin/merchants/{m.id}?done=suspended")
+    return await _set_active(request, db, me, merchant_id, False, "suspended")
 
 
 @router.post("/merchants/{merchant_id}/reactivate")
 async def merchant_reactivate(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    await checked_form(request, me)
-    m = await merchants.update(
-        db, parse_id(merchant_id), {"is_active": True}, actor_of(request, me)
-    )
-    return redirect(f"/admin/merchants/{m.id}?done=reactivated")
-
-
-@router.get("/merchants/{merchant_id}/rotate-key")
-async def merchant_rotate_confirm(
-    merchant_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    m = await merchants.get(db, parse_id(merchant_id))
-    return confirm_page(
-        request,
-        "merchants",
-        title=_("Rotate the API key of %(name)s?", name=m.name),
-        question=_(
-            "Make a new API key for %(name)s? The current key (%(prefix)s…) stops working at once.",
-            name=m.name,
-            prefix=m.api_key_prefix,
-        ),
-        detail=N_("The new key is shown once, on the next page."),
-        action=f"/admin/merchants/{m.id}/rotate-key",
-        button=N_("Rotate the key"),
-        cancel=f"/admin/merchants/{m.id}",
-    )
+    return await _set_active(request, db, me, merchant_id, True, "reactivated")
 
 
 @router.post("/merchants/{merchant_id}/rotate-key")
 async def merchant_rotate(
     merchant_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    await checked_form(request, me)
-    made = await merchants.rotate_api_key(db, parse_id(merchant_id), actor_of(request, me))
+    await web.checked_form(request, me)
+    made = await merchants.rotate_api_key(db, web.parse_id(merchant_id), web.actor_of(request, me))
     return _key_page(request, MerchantOut.of(made.merchant), made.api_key, created=False)
 
 
@@ -363,7 +336,7 @@ async def merchant_rotate(
 @router.get("/incidents")
 async def incident_list(request: Request, db: Session, me: SignedIn) -> Response:
     latest = [IncidentOut.of(r) for r in await incidents.latest(db, limit=50)]
-    return render(
+    return web.render(
         request,
         "incidents.html",
         {"title": N_("Incidents"), "nav": "incidents", "incidents": latest},
@@ -373,7 +346,7 @@ async def incident_list(request: Request, db: Session, me: SignedIn) -> Response
 @router.get("/wallet")
 async def wallet_page(request: Request, db: Session, me: SignedIn) -> Response:
     wallet, error = await _wallet(request, db)
-    return render(
+    return web.render(
         request,
         "wallet.html",
         {"title": N_("Wallet"), "nav": "wallet", "wallet": wallet, "wallet_error": error},
@@ -388,7 +361,7 @@ ORDERS_PER_PAGE = 25
 
 @router.get("/orders")
 async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(
+    lq = web.list_query(
         request, "/admin/orders", ("status", "merchant_id", "from", "to"), ORDERS_PER_PAGE
     )
     merchant_id = lq.uuid_of("merchant_id", N_("Unknown merchant."))
@@ -398,21 +371,21 @@ async def order_list(request: Request, db: Session, me: SignedIn) -> Response:
     f = OrderFilter(
         merchant_id=merchant_id,
         status=status,
-        since=day_start(lq.since),
-        until=day_end(lq.until),
+        **lq.window(),
     )
     page = await orders.search(db, f, lq.paging)
 
-    return render(
+    return web.list_page(
         request,
         "orders.html",
+        lq,
+        page,
         {
             "title": N_("Orders"),
             "nav": "orders",
             "orders": [AdminOrderOut.of(o, name) for o, name in page.items],
             "statuses": ORDER_STATUSES,
             "merchants": [MerchantOut.of(m) for m, _ in await merchants.list_all(db)],
-            **lq.page_context(page),
         },
     )
 
@@ -439,7 +412,7 @@ async def _order_page(
     live = detail.order.status in ("pending", "confirming", "confirmed") or any(
         d.status in ("pending", "delivering") for w in detail.webhooks for d in w.deliveries
     )
-    return render(
+    return web.render(
         request,
         "order_detail.html",
         {
@@ -458,51 +431,44 @@ async def _order_page(
 
 @router.get("/orders/{order_id}")
 async def order_page(order_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    return await _order_page(request, db, me, parse_id(order_id))
+    return await _order_page(request, db, me, web.parse_id(order_id))
 
 
 @router.post("/orders/{order_id}/retry-webhook")
 async def order_retry_webhook(
     order_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    form = await checked_form(request, me)
-    oid = parse_id(order_id)
+    form = await web.checked_form(request, me)
+    oid = web.parse_id(order_id)
     url = form.get("callback_url", "").strip()
     try:
         parsed = RetryWebhookIn.model_validate({"callback_url": url or None})
-    except ValidationError as exc:
-        page = await _order_page(
-            request,
-            db,
-            me,
-            oid,
-            error=N_("The one-time URL must be a valid http(s) URL."),
-            callback_url=url,
-            status_code=400,
-        )
-        raise Page(page) from exc
-    try:
         await check_destination(policy(request), "callback_url", parsed.callback_url)
+    except ValidationError:
+        error = N_("The one-time URL must be a valid http(s) URL.")
     except ValidationFailed as exc:
-        page = await _order_page(
-            request, db, me, oid, error=exc.message, callback_url=url, status_code=400
+        error = exc.message
+    else:
+        await orders.request_webhook_retry(
+            db,
+            oid,
+            parsed.callback_url,
+            web.actor_of(request, me),
+            base_url=request.app.state.settings.public_base_url,
         )
-        raise Page(page) from exc
-    await orders.request_webhook_retry(
-        db,
-        oid,
-        parsed.callback_url,
-        actor_of(request, me),
-        base_url=request.app.state.settings.public_base_url,
-    )
-    return redirect(f"/admin/orders/{oid}?done=webhook")
+        return web.redirect(f"/admin/orders/{oid}?done=webhook")
+    page = await _order_page(request, db, me, oid, error=error, callback_url=url, status_code=400)
+    raise web.Page(page)
 
 
 @router.post("/orders/{order_id}/retry-sweep")
 async def order_retry_sweep(order_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    await checked_form(request, me)
-    oid = parse_id(order_id)
+    await web.checked_form(request, me)
+    oid = web.parse_id(order_id)
     await orders.request_sweep_retry(
-        db, oid, sweep_enabled=request.app.state.settings.sweep_enabled, actor=actor_of(request, me)
+        db,
+        oid,
+        sweep_enabled=request.app.state.settings.sweep_enabled,
+        actor=web.actor_of(request, me),
     )
-    return redirect(f"/admin/orders/{oid}?done=sweep")
+    return web.redirect(f"/admin/orders/{oid}?done=sweep")

@@ -3,41 +3,42 @@ products (the gateway's orders and receipts, the cards' money flow and approval 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
-from paywarden.analytics import overview as card_overview
-from paywarden.analytics.overview_schemas import OverviewOut
+from paywarden.cards_dashboard import service as card_overview
+from paywarden.cards_dashboard.schemas import OverviewOut
+from paywarden.console import web
 from paywarden.console.i18n import N_
-from paywarden.console.web import PREFIX, ConsoleRoute, NavEntry, SignedIn, render
+from paywarden.console.web import SignedIn
 from paywarden.kit.money import format_usdt, percent
 from paywarden.kit.time import utcnow
 from paywarden.kit.web import Session
 from paywarden.orders import stats as gateway_stats
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
-NAV = [NavEntry("Cards", "home", N_("Quick start"), PREFIX, -1)]
+NAV = [web.NavEntry("Cards", "home", N_("Quick start"), web.PREFIX, -1)]
 PROVIDER_STATUSES = (N_("ok"), N_("degraded"), N_("down"))  # shown translated
 
 # (label, path, what it is for, who may use it): the seed's flows, in its order.
 FLOWS: list[tuple[str, str, str, tuple[str, ...] | None]] = [
     (
         N_("Metrics overview"),
-        f"{PREFIX}/cards",
+        f"{web.PREFIX}/cards",
         N_("Money flow, fees, approvals, issuer float"),
         None,
     ),
     (
         N_("Client work"),
-        f"{PREFIX}/clients",
+        f"{web.PREFIX}/clients",
         N_("Find a client, tariff, cards, top-ups, bans"),
         None,
     ),
-    (N_("Accounts"), f"{PREFIX}/operators", N_("Operators and their roles"), ("super_admin",)),
-    (N_("Accounts"), f"{PREFIX}/sessions", N_("Your sessions and the audit log"), None),
-    (N_("Plans"), f"{PREFIX}/plans", N_("Tariffs, the home catalog, the FX rate"), None),
-    (N_("Support"), f"{PREFIX}/support", N_("Contact, hours, reply times"), None),
-    (N_("Gateway"), f"{PREFIX}/gateway", N_("Merchants' orders, incidents, the wallet"), None),
+    (N_("Accounts"), f"{web.PREFIX}/operators", N_("Operators and their roles"), ("super_admin",)),
+    (N_("Accounts"), f"{web.PREFIX}/sessions", N_("Your sessions and the audit log"), None),
+    (N_("Plans"), f"{web.PREFIX}/plans", N_("Tariffs, the home catalog, the FX rate"), None),
+    (N_("Support"), f"{web.PREFIX}/support", N_("Contact, hours, reply times"), None),
+    (N_("Gateway"), f"{web.PREFIX}/gateway", N_("Merchants' orders, incidents, the wallet"), None),
 ]
 
 
@@ -56,7 +57,7 @@ async def quick_start(request: Request, db: Session, me: SignedIn) -> Response:
         for label, path, hint, roles in FLOWS
         if not roles or me.operator.role in roles
     ]
-    return render(
+    return web.render(
         request,
         "home/quick_start.html",
         {

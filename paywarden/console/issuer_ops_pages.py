@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -25,20 +25,9 @@ from paywarden.b2b.filters import ProfileFilter
 from paywarden.b2b.schemas import GroupIn, InviteIn, InviteOut, ProfileOut, ProfileResult
 from paywarden.card_transactions import inbox
 from paywarden.card_transactions.schemas import IssuerEventOut
+from paywarden.console import web
 from paywarden.console.i18n import N_
-from paywarden.console.web import (
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    list_query,
-    parse_id,
-    redirect,
-    render,
-)
+from paywarden.console.web import SignedIn
 from paywarden.issuer.base import IssuerAdapter
 from paywarden.kit.bodylimit import BodyLimitMiddleware, duplicate_key
 from paywarden.kit.errors import AppError, NotFound
@@ -48,13 +37,13 @@ from paywarden.models import B2bGroup
 from paywarden.operators import service as operators
 from paywarden.operators.service import Principal
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
 # Both pages are read by any operator (as the API's GETs); the super_admin-only actions are
 # checked on their routes and their forms hidden from others.
 NAV = [
-    NavEntry("Cards", "issuer-events", "Issuer inbox", f"{PREFIX}/issuer-events", 8),
-    NavEntry("Cards", "b2b", "B2B pool", f"{PREFIX}/b2b", 9),
+    web.NavEntry("Cards", "issuer-events", "Issuer inbox", f"{web.PREFIX}/issuer-events", 8),
+    web.NavEntry("Cards", "b2b", "B2B pool", f"{web.PREFIX}/b2b", 9),
 ]
 
 # ---- the issuer inbox ----------------------------------------------------------------------
@@ -97,7 +86,7 @@ class EventView:
 
 @router.get("/issuer-events")
 async def issuer_events(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(request, f"{PREFIX}/issuer-events", ("status",), EVENTS_PER_PAGE)
+    lq = web.list_query(request, f"{web.PREFIX}/issuer-events", ("status",), EVENTS_PER_PAGE)
     tab = lq.values["status"] or "failed"
     if tab not in {key for key, _ in EVENT_TABS}:
         lq.errors.append(N_("Unknown status: showing the failed events."))
@@ -105,9 +94,11 @@ async def issuer_events(request: Request, db: Session, me: SignedIn) -> Response
     lq.values["status"] = tab
     page = await inbox.search(db, None if tab == "all" else tab, lq.paging)
     stats = await inbox.stats(db, utcnow())
-    return render(
+    return web.list_page(
         request,
         "issuer_ops/events.html",
+        lq,
+        page,
         {
             "title": N_("Issuer inbox"),
             "nav": "issuer-events",
@@ -116,7 +107,6 @@ async def issuer_events(request: Request, db: Session, me: SignedIn) -> Response
             "tabs": EVENT_TABS,
             "events": [EventView.of(IssuerEventOut.of(e)) for e in page.items],
             "cards_off": request.app.state.issuer is None,
-            **lq.page_context(page),
         },
     )
 
@@ -125,9 +115,9 @@ async def issuer_events(request: Request, db: Session, me: SignedIn) -> Response
 async def replay_event(event_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     """One more attempt through the inbox service (audited there); a processed event is
     refused with the service's message (409)."""
-    await checked_form(request, me)
-    event = await inbox.replay(db, parse_id(event_id), actor_of(request, me), utcnow())
-    return render(
+    await web.checked_form(request, me)
+    event = await inbox.replay(db, web.parse_id(event_id), web.actor_of(request, me), utcnow())
+    return web.render(
         request,
         "issuer_ops/replayed.html",
         {
@@ -162,7 +152,7 @@ def _console_upload_limit(request: Request) -> int:
     """What the body-limit middleware lets through to this page's upload route: the API's
     limit once the route is listed beside the API's, else the default body limit."""
     middleware = BodyLimitMiddleware(None, request.app.state.settings)  # type: ignore[arg-type]
-    return min(middleware.limit_for("POST", f"{PREFIX}/b2b/upload"), upload_limit(request))
+    return min(middleware.limit_for("POST", f"{web.PREFIX}/b2b/upload"), upload_limit(request))
 
 
 def _is_super(me: Principal) -> bool:
@@ -182,7 +172,7 @@ async def _b2b_page(
 ) -> Response:
     stats = await b2b.stats(db)
     issuer = _issuer(request)
-    return render(
+    return web.render(
         request,
         "issuer_ops/b2b.html",
         {
@@ -224,14 +214,14 @@ async def b2b_upload(request: Request, db: Session, me: SignedIn) -> Response:
     except Exception:  # starlette's MultiPartException / HTTPException on a malformed body
         form = None
     if form is None:
-        raise Page(
+        raise web.Page(
             await _b2b_page(
                 request, db, me, upload_error=N_("The upload was not understood."), status_code=400
             )
         )
     raw: bytes = b""
     try:
-        fields = await checked_form(request, me)
+        fields = await web.checked_form(request, me)
         upload = form.get("file")
         if isinstance(upload, UploadFile) and upload.filename:
             raw = await upload.read(limit + 1)
@@ -239,7 +229,7 @@ async def b2b_upload(request: Request, db: Session, me: SignedIn) -> Response:
         await form.close()  # a spooled file, read (or refused)
     values = {"group_id": fields.get("group_id", ""), "profiles": fields.get("profiles", "")}
 
-    async def refuse(message: str, status_code: int = 400, **params: str) -> Page:
+    async def refuse(message: str, status_code: int = 400, **params: str) -> web.Page:
         page = await _b2b_page(
             request,
             db,
@@ -249,7 +239,7 @@ async def b2b_upload(request: Request, db: Session, me: SignedIn) -> Response:
             values=values,
             status_code=status_code,
         )
-        return Page(page)
+        return web.Page(page)
 
     adapter = _issuer(request)
     if adapter is None:
@@ -276,14 +266,14 @@ async def b2b_upload(request: Request, db: Session, me: SignedIn) -> Response:
             raise await refuse(N_("Choose a group from the list.")) from None
     try:
         vault = vault_for(request.app.state.settings)  # before any issuer call: fail fast
-        done = await b2b.upload(db, adapter, vault, items, group_id, actor_of(request, me))
+        done = await b2b.upload(db, adapter, vault, items, group_id, web.actor_of(request, me))
     except AppError as exc:  # empty, too many, unknown group, no encryption key
         raise await refuse(exc.message, exc.status if exc.status >= 500 else 400) from exc
     results = [
         ProfileResult(index=e.index, external_id=e.external_id, ok=e.ok, reason=e.reason, id=e.id)
         for e in done.entries
     ]
-    return render(
+    return web.render(
         request,
         "issuer_ops/b2b_report.html",
         {
@@ -298,7 +288,9 @@ async def b2b_upload(request: Request, db: Session, me: SignedIn) -> Response:
 
 @router.get("/b2b/profiles")
 async def b2b_profiles(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(request, f"{PREFIX}/b2b/profiles", ("status", "group_id"), PROFILES_PER_PAGE)
+    lq = web.list_query(
+        request, f"{web.PREFIX}/b2b/profiles", ("status", "group_id"), PROFILES_PER_PAGE
+    )
     status = lq.values["status"]
     if status and status not in PROFILE_STATUSES:
         lq.errors.append(N_("Unknown status."))
@@ -309,9 +301,11 @@ async def b2b_profiles(request: Request, db: Session, me: SignedIn) -> Response:
     )
     stats = await b2b.stats(db)
     groups = [g for g, _ in stats.groups if g is not None]
-    return render(
+    return web.list_page(
         request,
         "issuer_ops/b2b_profiles.html",
+        lq,
+        page,
         {
             "title": N_("B2B profiles"),
             "nav": "b2b",
@@ -320,7 +314,6 @@ async def b2b_profiles(request: Request, db: Session, me: SignedIn) -> Response:
             "group_names": {g.id: g.name for g in groups},
             "statuses": PROFILE_STATUSES,
             "notice": B2B_NOTICES.get(request.query_params.get("done", "")),
-            **lq.page_context(page),
         },
     )
 
@@ -329,73 +322,59 @@ async def b2b_profiles(request: Request, db: Session, me: SignedIn) -> Response:
 async def b2b_disable_confirm(
     profile_id: str, request: Request, db: Session, me: SignedIn
 ) -> Response:
-    pid = parse_id(profile_id)
-    return render(
+    pid = web.parse_id(profile_id)
+    return web.confirm_page(
         request,
-        "confirm.html",
-        {
-            "nav": "b2b",
-            "title": N_("Disable this profile?"),
-            "question": N_(
-                "Disable this profile? No client is given it until it is enabled again."
-            ),
-            "detail": N_(
-                "A client holding it keeps it on record, but the profile leaves circulation."
-            ),
-            "action": f"{PREFIX}/b2b/profiles/{pid}/disable",
-            "button": N_("Disable"),
-            "cancel": f"{PREFIX}/b2b/profiles",
-        },
+        "b2b",
+        title=N_("Disable this profile?"),
+        question=N_("Disable this profile? No client is given it until it is enabled again."),
+        detail=N_("A client holding it keeps it on record, but the profile leaves circulation."),
+        action=f"{web.PREFIX}/b2b/profiles/{pid}/disable",
+        button=N_("Disable"),
+        cancel=f"{web.PREFIX}/b2b/profiles",
     )
 
 
 async def _set_status(
     request: Request, db: Session, me: Principal, profile_id: str, status: str
 ) -> None:
-    await checked_form(request, me)
-    await b2b.update_profile(db, parse_id(profile_id), {"status": status}, actor_of(request, me))
+    await web.checked_form(request, me)
+    await b2b.update_profile(
+        db, web.parse_id(profile_id), {"status": status}, web.actor_of(request, me)
+    )
 
 
 @router.post("/b2b/profiles/{profile_id}/disable")
 async def b2b_disable(profile_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     await _set_status(request, db, me, profile_id, "disabled")
-    return redirect(f"{PREFIX}/b2b/profiles?done=disabled")
+    return web.redirect(f"{web.PREFIX}/b2b/profiles?done=disabled")
 
 
 @router.post("/b2b/profiles/{profile_id}/enable")
 async def b2b_enable(profile_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     await _set_status(request, db, me, profile_id, "available")
-    return redirect(f"{PREFIX}/b2b/profiles?done=enabled")
+    return web.redirect(f"{web.PREFIX}/b2b/profiles?done=enabled")
 
 
 @router.post("/b2b/groups")
 async def b2b_group_create(request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     values = {"name": form.get("name", "")}
     try:
         body = GroupIn.model_validate(values)
-    except ValidationError as exc:
-        page = await _b2b_page(
-            request,
-            db,
-            me,
-            group_error=N_("Give the group a name (1 to 100 characters)."),
-            values=values,
-            status_code=400,
-        )
-        raise Page(page) from exc
-    try:
-        await invites.create_group(db, body.name, actor_of(request, me))
+        await invites.create_group(db, body.name, web.actor_of(request, me))
+    except ValidationError:
+        error, status = N_("Give the group a name (1 to 100 characters)."), 400
     except AppError as exc:  # GROUP_EXISTS
-        page = await _b2b_page(
-            request, db, me, group_error=exc.message, values=values, status_code=exc.status
-        )
-        raise Page(page) from exc
-    return redirect(f"{PREFIX}/b2b?done=group")
+        error, status = exc.message, exc.status
+    else:
+        return web.redirect(f"{web.PREFIX}/b2b?done=group")
+    page = await _b2b_page(request, db, me, group_error=error, values=values, status_code=status)
+    raise web.Page(page)
 
 
 async def _group(db: Session, group_id: str) -> tuple[B2bGroup, b2b.Tally]:
-    wanted = parse_id(group_id)
+    wanted = web.parse_id(group_id)
     for g, tally in (await b2b.stats(db)).groups:
         if g is not None and g.id == wanted:
             return g, tally
@@ -414,7 +393,7 @@ async def _group_page(
 ) -> Response:
     group, tally = await _group(db, group_id)
     rows = [InviteOut.of(i) for i in await invites.invites(db, group.id)]
-    return render(
+    return web.render(
         request,
         "issuer_ops/b2b_group.html",
         {
@@ -450,41 +429,30 @@ def _expiry(value: str) -> datetime | None:
 async def b2b_invite_create(group_id: str, request: Request, db: Session, me: SignedIn) -> Response:
     """The API's `POST /b2b-groups/:id/invites` (super_admin): the code is on this page only."""
     operators.require_super_admin(me)
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     values = {
         "max_uses": form.get("max_uses", "1").strip() or "1",
         "expires_at": form.get("expires_at", ""),
     }
+    error = None
     try:
         expires = _expiry(values["expires_at"])
         body = InviteIn.model_validate({"max_uses": values["max_uses"], "expires_at": expires})
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError):
+        error = N_("Max uses is a whole number from 1 to 10,000; the expiry a date and time.")
+    else:
+        if body.expires_at is not None and body.expires_at <= utcnow():
+            error = N_("The expiry is in the past: choose a later time, or leave it empty.")
+    if error is not None:
         page = await _group_page(
-            request,
-            db,
-            me,
-            group_id,
-            error=N_("Max uses is a whole number from 1 to 10,000; the expiry a date and time."),
-            values=values,
-            status_code=400,
+            request, db, me, group_id, error=error, values=values, status_code=400
         )
-        raise Page(page) from exc
-    if body.expires_at is not None and body.expires_at <= utcnow():
-        page = await _group_page(
-            request,
-            db,
-            me,
-            group_id,
-            error=N_("The expiry is in the past: choose a later time, or leave it empty."),
-            values=values,
-            status_code=400,
-        )
-        raise Page(page)
+        raise web.Page(page)
     group, _ = await _group(db, group_id)
     invite, code = await invites.create_invite(
-        db, group.id, body.max_uses, body.expires_at, actor_of(request, me)
+        db, group.id, body.max_uses, body.expires_at, web.actor_of(request, me)
     )
-    return render(
+    return web.render(
         request,
         "issuer_ops/b2b_invite.html",
         {

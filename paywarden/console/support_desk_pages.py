@@ -8,31 +8,20 @@ The same services and role checks as `/api/v1/admin/lookup`, `/card-transactions
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from paywarden.analytics import service as card_txs
-from paywarden.analytics.filters import TxFilter
-from paywarden.analytics.schemas import TxOut, TxQuery
+from paywarden.card_transaction_review import service as card_txs
+from paywarden.card_transaction_review.filters import TxFilter
+from paywarden.card_transaction_review.schemas import TxOut, TxQuery
+from paywarden.console import web
 from paywarden.console.i18n import N_
-from paywarden.console.web import (
-    PREFIX,
-    ConsoleRoute,
-    NavEntry,
-    Page,
-    SignedIn,
-    actor_of,
-    checked_form,
-    confirm_page,
-    list_query,
-    parse_id,
-    redirect,
-    render,
-)
+from paywarden.console.web import SignedIn
 from paywarden.kit.errors import InvalidQuery, NotFound
 from paywarden.kit.pagination import Page as ResultPage
 from paywarden.kit.pagination import PageQuery
@@ -45,15 +34,15 @@ from paywarden.web_users import service as web_users
 from paywarden.web_users.filters import WebUserFilter
 from paywarden.web_users.schemas import WebUserOut, WebUserPatchIn
 
-router = APIRouter(prefix="/admin", route_class=ConsoleRoute, include_in_schema=False)
+router = web.console_router()
 
 # The APIs behind these pages are open to any signed-in operator: so are the pages.
 NAV = [
-    NavEntry("Cards", "lookup", N_("Lookup"), f"{PREFIX}/lookup", 5),
-    NavEntry(
-        "Cards", "card_transactions", N_("Card transactions"), f"{PREFIX}/card-transactions", 6
+    web.NavEntry("Cards", "lookup", N_("Lookup"), f"{web.PREFIX}/lookup", 5),
+    web.NavEntry(
+        "Cards", "card_transactions", N_("Card transactions"), f"{web.PREFIX}/card-transactions", 6
     ),
-    NavEntry("Cards", "web_users", N_("Web users"), f"{PREFIX}/web-users", 7),
+    web.NavEntry("Cards", "web_users", N_("Web users"), f"{web.PREFIX}/web-users", 7),
 ]
 
 API = "/api/v1/admin/"
@@ -85,27 +74,27 @@ def _links(kind: str, found_id: uuid.UUID, url: str | None) -> list[tuple[str, s
     """Where a match opens in the console."""
     if kind == "client":
         return [
-            (N_("Open client"), f"{PREFIX}/clients/{found_id}"),
-            (N_("Card transactions"), f"{PREFIX}/card-transactions?client_id={found_id}"),
+            (N_("Open client"), f"{web.PREFIX}/clients/{found_id}"),
+            (N_("Card transactions"), f"{web.PREFIX}/card-transactions?client_id={found_id}"),
         ]
     if kind == "web_user":
-        return [(N_("Open in web users"), f"{PREFIX}/web-users?" + urlencode({"q": found_id}))]
+        return [(N_("Open in web users"), f"{web.PREFIX}/web-users?" + urlencode({"q": found_id}))]
     if kind == "order":
-        return [(N_("Open order"), f"{PREFIX}/orders/{found_id}")]
+        return [(N_("Open order"), f"{web.PREFIX}/orders/{found_id}")]
     if kind == "ledger_transaction":
         # The API's url is the client's ledger: `/api/v1/admin/clients/<id>/ledger`.
         parts = (url or "").removeprefix(API).split("/")
         if len(parts) >= 2 and parts[0] == "clients":
-            return [(N_("Open client"), f"{PREFIX}/clients/{parts[1]}")]
+            return [(N_("Open client"), f"{web.PREFIX}/clients/{parts[1]}")]
         return []
     if kind == "card":  # the API's url is the client's cards: `…/clients/<id>/cards`
         parts = (url or "").removeprefix(API).split("/")
-        links = [(N_("Card transactions"), f"{PREFIX}/card-transactions?card_id={found_id}")]
+        links = [(N_("Card transactions"), f"{web.PREFIX}/card-transactions?card_id={found_id}")]
         if len(parts) >= 2 and parts[0] == "clients":
-            links.append((N_("Open client"), f"{PREFIX}/clients/{parts[1]}"))
+            links.append((N_("Open client"), f"{web.PREFIX}/clients/{parts[1]}"))
         return links
     if url and url.startswith(API):  # card transactions, top-ups: the console's twin path
-        return [(N_("Open"), PREFIX + "/" + url.removeprefix(API))]
+        return [(N_("Open"), web.PREFIX + "/" + url.removeprefix(API))]
     return []
 
 
@@ -124,7 +113,7 @@ async def lookup_page(request: Request, db: Session, me: SignedIn) -> Response:
                     "links": _links(f.type, f.id, f.url),
                 }
             )
-    return render(
+    return web.render(
         request,
         "support_desk/lookup.html",
         {
@@ -177,38 +166,30 @@ def _tx_query(values: dict[str, str], page: int) -> tuple[TxQuery, list[str]]:
 
 @router.get("/card-transactions")
 async def card_transactions(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(request, f"{PREFIX}/card-transactions", TX_KEYS, TX_PER_PAGE)
+    lq = web.list_query(request, f"{web.PREFIX}/card-transactions", TX_KEYS, TX_PER_PAGE)
     # `from`/`to` take what the API takes (dates or date-times), not only the list's days.
     for key in ("from", "to"):
         lq.values[key] = request.query_params.get(key, "").strip()
     q, errors = _tx_query(lq.values, lq.paging.page)
     lq.errors.extend(errors)
-    f = TxFilter(
-        client_id=q.client_id,
-        card_id=q.card_id,
-        status=q.status,
-        decline_reason=q.decline_reason,
-        merchant=q.merchant,
-        mcc=q.mcc,
-        country=q.country,
-        since=q.since,
-        until=q.until,
-    )
+    # The console's query is the API's (TxQuery): the filter takes its fields of the same names.
+    f = TxFilter(**{field.name: getattr(q, field.name) for field in fields(TxFilter)})
     try:
         page = await card_txs.transactions(db, f, q)
     except InvalidQuery:
         lq.errors.append(N_("“From” must not be after “To”."))
         page = ResultPage([], 1, TX_PER_PAGE, 0)
-    return render(
+    return web.list_page(
         request,
         "support_desk/card_transactions.html",
+        lq,
+        page,
         {
             "title": N_("Card transactions"),
             "nav": "card_transactions",
             "rows": [TxOut.of(r) for r in page.items],
             "statuses": TX_STATUSES,
             "reasons": DECLINE_REASONS,
-            **lq.page_context(page),
         },
     )
 
@@ -232,23 +213,24 @@ def _web_filter(q: str, status: str) -> WebUserFilter:
 
 @router.get("/web-users")
 async def web_user_list(request: Request, db: Session, me: SignedIn) -> Response:
-    lq = list_query(request, f"{PREFIX}/web-users", ("q", "status"), WEB_PER_PAGE)
+    lq = web.list_query(request, f"{web.PREFIX}/web-users", ("q", "status"), WEB_PER_PAGE)
     if lq.values["status"] and lq.values["status"] not in WEB_STATUSES:
         lq.errors.append(N_("Unknown status."))
     f = _web_filter(lq.values["q"], lq.values["status"])
     page = await web_users.search(db, f, lq.paging)
     kept = {k: v for k, v in lq.values.items() if v}
-    return render(
+    return web.list_page(
         request,
         "support_desk/web_users.html",
+        lq,
+        page,
         {
             "title": N_("Web users"),
             "nav": "web_users",
             "users": [WebUserOut.of(u) for u in page.items],
             "statuses": WEB_STATUSES,
-            "csv_url": f"{PREFIX}/web-users.csv" + ("?" + urlencode(kept) if kept else ""),
+            "csv_url": f"{web.PREFIX}/web-users.csv" + ("?" + urlencode(kept) if kept else ""),
             "notice": WEB_NOTICES.get(request.query_params.get("done", "")),
-            **lq.page_context(page),
         },
     )
 
@@ -271,7 +253,7 @@ async def web_user_csv(request: Request, me: SignedIn) -> Response:
 
 async def _web_user(db: Session, web_user_id: str) -> WebUserOut:
     """One login, found the way the list finds it (by its id)."""
-    wid = parse_id(web_user_id)
+    wid = web.parse_id(web_user_id)
     page = await web_users.search(db, WebUserFilter(search=str(wid)), PageQuery(page=1, limit=10))
     for u in page.items:
         if u.id == wid:
@@ -280,11 +262,11 @@ async def _web_user(db: Session, web_user_id: str) -> WebUserOut:
 
 
 def _back(user: WebUserOut) -> str:
-    return f"{PREFIX}/web-users?" + urlencode({"q": user.email})
+    return f"{web.PREFIX}/web-users?" + urlencode({"q": user.email})
 
 
 def _confirm(request: Request, **context: Any) -> Response:
-    return confirm_page(
+    return web.confirm_page(
         request, "web_users", stylesheet="support_desk.css", panel_class="sd-wrap", **context
     )
 
@@ -292,7 +274,7 @@ def _confirm(request: Request, **context: Any) -> Response:
 def _link_form(
     request: Request, user: WebUserOut, value: str, error: str | None, status_code: int = 200
 ) -> Response:
-    return render(
+    return web.render(
         request,
         "support_desk/web_user_link.html",
         {
@@ -317,7 +299,7 @@ async def web_user_link_form(
 
 @router.post("/web-users/{web_user_id}/link")
 async def web_user_link(web_user_id: str, request: Request, db: Session, me: SignedIn) -> Response:
-    form = await checked_form(request, me)
+    form = await web.checked_form(request, me)
     user = await _web_user(db, web_user_id)
     value = form.get("external_user_id", "").strip()
     try:
@@ -326,13 +308,13 @@ async def web_user_link(web_user_id: str, request: Request, db: Session, me: Sig
         error = N_(
             "Enter the bot client's id: tg_ followed by its Telegram user id, e.g. tg_12345."
         )
-        raise Page(_link_form(request, user, value, error, 400)) from exc
+        raise web.Page(_link_form(request, user, value, error, 400)) from exc
     try:
-        await web_users.update(db, user.id, body.changes(), actor_of(request, me))
+        await web_users.update(db, user.id, body.changes(), web.actor_of(request, me))
     except NotFound as exc:
         error = N_("No bot client has this id. The user must start the bot first.")
-        raise Page(_link_form(request, user, value, error, 404)) from exc
-    return redirect(_back(user) + "&done=linked")
+        raise web.Page(_link_form(request, user, value, error, 404)) from exc
+    return web.redirect(_back(user) + "&done=linked")
 
 
 def _action_confirm(request: Request, user: WebUserOut, action: str) -> Response:
@@ -363,69 +345,37 @@ def _action_confirm(request: Request, user: WebUserOut, action: str) -> Response
         question=question,
         params={"email": user.email, "client": user.external_user_id or ""},
         detail=detail,
-        action=f"{PREFIX}/web-users/{user.id}/{action}",
+        action=f"{web.PREFIX}/web-users/{user.id}/{action}",
         button=button,
         cancel=_back(user),
         user=user,
     )
 
 
-@router.get("/web-users/{web_user_id}/unlink")
-async def web_user_unlink_confirm(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    return _action_confirm(request, await _web_user(db, web_user_id), "unlink")
+def _web_user_action(action: str, change: dict[str, Any] | None, done: str, confirm: bool) -> None:
+    """Register the POST of an action on a login (`change` to its row, None: delete it) and,
+    when it is to be confirmed, the GET of its confirm page, at /web-users/{id}/{action}."""
+
+    async def ask(web_user_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+        return _action_confirm(request, await _web_user(db, web_user_id), action)
+
+    async def act(web_user_id: str, request: Request, db: Session, me: SignedIn) -> Response:
+        await web.checked_form(request, me)
+        user = await _web_user(db, web_user_id)
+        actor = web.actor_of(request, me)
+        if change is None:
+            await web_users.delete(db, user.id, actor)
+            return web.redirect(f"{web.PREFIX}/web-users?done={done}")
+        await web_users.update(db, user.id, change, actor)
+        return web.redirect(_back(user) + f"&done={done}")
+
+    path = f"/web-users/{{web_user_id}}/{action}"
+    if confirm:
+        router.get(path, name=f"web_user_{action}_confirm")(ask)
+    router.post(path, name=f"web_user_{action}")(act)
 
 
-@router.post("/web-users/{web_user_id}/unlink")
-async def web_user_unlink(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    user = await _web_user(db, web_user_id)
-    await web_users.update(db, user.id, {"external_user_id": None}, actor_of(request, me))
-    return redirect(_back(user) + "&done=unlinked")
-
-
-@router.get("/web-users/{web_user_id}/disable")
-async def web_user_disable_confirm(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    return _action_confirm(request, await _web_user(db, web_user_id), "disable")
-
-
-@router.post("/web-users/{web_user_id}/disable")
-async def web_user_disable(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    user = await _web_user(db, web_user_id)
-    await web_users.update(db, user.id, {"status": "disabled"}, actor_of(request, me))
-    return redirect(_back(user) + "&done=disabled")
-
-
-@router.post("/web-users/{web_user_id}/enable")
-async def web_user_enable(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    user = await _web_user(db, web_user_id)
-    await web_users.update(db, user.id, {"status": "active"}, actor_of(request, me))
-    return redirect(_back(user) + "&done=enabled")
-
-
-@router.get("/web-users/{web_user_id}/delete")
-async def web_user_delete_confirm(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    return _action_confirm(request, await _web_user(db, web_user_id), "delete")
-
-
-@router.post("/web-users/{web_user_id}/delete")
-async def web_user_delete(
-    web_user_id: str, request: Request, db: Session, me: SignedIn
-) -> Response:
-    await checked_form(request, me)
-    user = await _web_user(db, web_user_id)
-    await web_users.delete(db, user.id, actor_of(request, me))
-    return redirect(f"{PREFIX}/web-users?done=deleted")
+_web_user_action("unlink", {"external_user_id": None}, "unlinked", confirm=True)
+_web_user_action("disable", {"status": "disabled"}, "disabled", confirm=True)
+_web_user_action("enable", {"status": "active"}, "enabled", confirm=False)
+_web_user_action("delete", None, "deleted", confirm=True)

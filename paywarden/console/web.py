@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -179,6 +179,11 @@ class ConsoleRoute(DbRoute):
         return console
 
 
+def console_router() -> APIRouter:
+    """A pages module's router: under /admin, its errors as pages, out of the API schema."""
+    return APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+
 def language_of(request: Request, saved: str | None = None) -> str:
     """The operator's saved choice, else the switch's cookie, else Accept-Language, else en."""
     return i18n.pick_language(
@@ -260,6 +265,22 @@ def confirm_page(request: Request, nav: str, **context: Any) -> HTMLResponse:
     `question` (its placeholders from `params`), `detail`, `subject`, `action`, `button`,
     `cancel`; `stylesheet` for a section's own styles."""
     return render(request, "confirm.html", {"nav": nav, **context})
+
+
+def form_page(
+    request: Request,
+    template: str,
+    nav: str,
+    title: str,
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page with a form: what was typed (`values`) and what is wrong with it (`errors`, by
+    field); a refused post renders it again with its status (400, 409)."""
+    page = {"title": title, "nav": nav, "values": values, "errors": errors, **context}
+    return render(request, template, page, status_code=status_code)
 
 
 def error_page(
@@ -379,6 +400,25 @@ async def checked_pre_session_form(request: Request) -> dict[str, str]:
     return form
 
 
+def form_values(
+    form: Mapping[str, str], keys: Iterable[str], *, raw: Iterable[str] = ()
+) -> dict[str, str]:
+    """The fields `keys` of a posted form, trimmed, and those in `raw` as typed; a missing one
+    is empty, so a form rendered again shows back exactly what was sent."""
+    values = {k: form.get(k, "").strip() for k in keys}
+    values.update({k: form.get(k, "") for k in raw})
+    return values
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """A form's validation failure by field (its first message each), for the labels."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err.get("loc") else "form"
+        out.setdefault(field, str(err["msg"]).removeprefix("Value error, "))
+    return out
+
+
 def parse_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -427,6 +467,10 @@ class ListQuery:
             self.errors.append(unknown)
             return None
 
+    def window(self) -> dict[str, datetime | None]:
+        """The from/to days as a filter's `since`/`until`: whole UTC days, both inclusive."""
+        return {"since": day_start(self.since), "until": day_end(self.until)}
+
     def page_context(self, page: ResultPage[Any]) -> dict[str, Any]:
         """The template's pagination links and filter state for `page` of the results."""
         pagination = page.pagination()
@@ -445,6 +489,20 @@ class ListQuery:
             "errors": self.errors,
             "filtered": bool(kept),
         }
+
+
+def list_page(
+    request: Request,
+    template: str,
+    lq: ListQuery,
+    page: ResultPage[Any],
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A list page: `page` of the results with the list's filters and pager, and `context`."""
+    values = {**context, **lq.page_context(page)}
+    return render(request, template, values, status_code=status_code)
 
 
 def list_query(request: Request, path: str, keys: tuple[str, ...], per_page: int) -> ListQuery:

@@ -21,7 +21,7 @@ from paywarden.config import Settings
 from paywarden.kit.time import utcnow
 from paywarden.models import AuditEntry, TreasuryEstimate
 from paywarden.plans.amounts import format_cents
-from tests.analytics.test_card_transactions import create_card, create_tx
+from tests.card_transaction_review.test_card_transactions import create_card, create_tx
 from tests.clients.test_auth import make_client
 from tests.conftest import client_for
 from tests.console.helpers import csrf_in, post_form

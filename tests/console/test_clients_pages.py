@@ -20,7 +20,7 @@ from paywarden.kit.db import Database
 from paywarden.models import AuditEntry, Card, Client, WebUser
 from paywarden.wallets import service as wallets
 from tests.cards.conftest import FakeIssuer, card_rows, make_holder
-from tests.clients.test_admin_clients import make_client, make_plan
+from tests.client_admin.test_client_admin import make_client, make_plan
 from tests.conftest import client_for, start_app
 from tests.console.helpers import csrf_for, post_form
 from tests.e2e.conftest import PHONE, browser, live_server, needs_chromium  # noqa: F401 - fixtures

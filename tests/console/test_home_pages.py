@@ -11,7 +11,7 @@ from sqlalchemy import text
 from paywarden.config import Settings
 from paywarden.kit.db import Database
 from paywarden.kit.time import utcnow
-from tests.analytics.test_card_transactions import create_card, create_tx
+from tests.card_transaction_review.test_card_transactions import create_card, create_tx
 from tests.clients.test_auth import make_client
 from tests.conftest import client_for, start_app
 from tests.factories import create_merchant, create_operator, create_payment, sign_in

@@ -21,7 +21,7 @@ from paywarden.kit.db import Database
 from paywarden.kit.time import utcnow
 from paywarden.models import AuditEntry, WebUser, WebUserSession
 from paywarden.operators.tokens import COOKIE_NAME
-from tests.analytics.test_card_transactions import DAY, create_card, create_tx
+from tests.card_transaction_review.test_card_transactions import DAY, create_card, create_tx
 from tests.clients.test_auth import make_client
 from tests.conftest import client_for
 from tests.console.helpers import csrf_for, post_form
