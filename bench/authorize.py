@@ -30,7 +30,6 @@ import os
 import random
 import re
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -50,17 +49,7 @@ from paywarden.wallets.service import Leg
 sys.path.insert(0, str(Path(__file__).parent))
 import open_loop
 from open_loop import Request
-from order_create import (  # the sibling benchmark's plumbing
-    BENCH_KEYS,
-    ServerConfig,
-    fill_address_pool,
-    free_port,
-    fresh_database,
-    migrate,
-    running_server,
-    server_env,
-    wait_ready,
-)
+from order_create import BENCH_KEYS, ServerConfig, served  # the sibling benchmark's plumbing
 
 TARGET_P99_MS = 50.0
 PATH = "/api/v1/issuer/sandbox/authorize"
@@ -249,42 +238,27 @@ async def main(args: argparse.Namespace) -> None:
         f"{config.pool_size}+{config.max_overflow} per worker",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="pw_bench_") as tmp:
-        cwd = Path(tmp)
-        async with fresh_database() as url:
-            env = server_env(url, cwd, config)
-            env.update(ISSUER_WEBHOOK_SECRETS=SECRET, ISSUER_API_KEY="bench-issuer-key")
-            migrate(env, cwd)
-            await fill_address_pool(url, env)
-            spread, race_cards, race_client = await setup(url, args.cards)
-            port = free_port()
-            base_url = f"http://127.0.0.1:{port}"
-            with running_server(env, cwd, port, config.workers) as server:
-                await wait_ready(base_url, server, cwd / "server.log")
-                warm = prepared(spread, 400, seed=1)
-                await open_loop.run(base_url, warm, 100, decision)  # warm-up, not counted
-                results = []
-                for n, rate in enumerate(args.rates):
-                    batch = prepared(spread, int(rate * args.seconds), seed=7 + n)
-                    results.append(await open_loop.run(base_url, batch, rate, decision))
-                    print(results[-1].line(), flush=True)
-                print(open_loop.highest_within(results, TARGET_P99_MS), flush=True)
-                if config.workers == 1:  # each process counts its own requests
-                    print(await server_side(base_url), flush=True)
-                raced = await race(base_url, url, race_cards, race_client, args.race)
+    issuer_env = {"ISSUER_WEBHOOK_SECRETS": SECRET, "ISSUER_API_KEY": "bench-issuer-key"}
+    async with served(config, **issuer_env) as run:
+        spread, race_cards, race_client = await setup(run.url, args.cards)
+        warm = prepared(spread, 400, seed=1)
+        await open_loop.run(run.base_url, warm, 100, decision)  # warm-up, not counted
+        results = []
+        for n, rate in enumerate(args.rates):
+            batch = prepared(spread, int(rate * args.seconds), seed=7 + n)
+            results.append(await open_loop.run(run.base_url, batch, rate, decision))
+            print(results[-1].line(), flush=True)
+        print(open_loop.highest_within(results, TARGET_P99_MS), flush=True)
+        if config.workers == 1:  # each process counts its own requests
+            print(await server_side(run.base_url), flush=True)
+        raced = await race(run.base_url, run.url, race_cards, race_client, args.race)
     if not raced:
         sys.exit(1)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--rates",
-        type=lambda text: [float(r) for r in text.split(",")],
-        default=[100.0, 200.0, 400.0],
-        help="arrival rates per second, comma-separated, each for --seconds",
-    )
-    parser.add_argument("--seconds", type=float, default=60.0, help="seconds at each rate")
+    open_loop.add_arguments(parser, rates=(100, 200, 400), seconds=60)
     parser.add_argument("--cards", type=int, default=400, help="cards (two per client)")
     parser.add_argument("--race", type=int, default=200, help="concurrent requests on one wallet")
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")

@@ -13,6 +13,7 @@ minimal client so that the generator spends little of the CPUs it shares with th
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from collections.abc import Callable, Sequence
@@ -153,3 +154,18 @@ def highest_within(results: Sequence[RateResult], target_p99_ms: float) -> str:
     if not good:
         return f"no rate tried kept p99 <= {target_p99_ms:.0f} ms"
     return f"highest rate with p99 <= {target_p99_ms:.0f} ms: {max(good):.0f}/s"
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser, *, rates: Sequence[float], seconds: float
+) -> None:
+    """--rates and --seconds, with a benchmark's defaults."""
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=[float(r) for r in rates],
+        help="open loop: arrival rates per second, comma-separated, each for --seconds",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=float(seconds), help="open loop: seconds at each rate"
+    )

@@ -63,6 +63,7 @@ BIN = Path(sys.executable).parent
 TARGET_RATE = 400.0  # orders/s
 TARGET_P99_MS = 150.0
 PATH = "/api/v1/payments"
+WARMUP_ORDERS = 200  # the open loop's, not counted
 # Secrets at rest: the servers and the benchmark's own sessions encrypt under this one key.
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 BENCH_KEYS = KeySet.parse(ENCRYPTION_KEY)
@@ -328,6 +329,32 @@ async def wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path) 
     raise RuntimeError(f"server not ready after 120 s:\n{tail(log)}")
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str  # the fresh database
+    base_url: str
+    server: subprocess.Popen[bytes]
+
+
+@contextlib.asynccontextmanager
+async def served(config: ServerConfig, **extra_env: str) -> AsyncIterator[Served]:
+    """A fresh, migrated database with its address pool filled, and `serve --no-worker` on it,
+    answering; both gone on exit (a warning if the run drained the address pool)."""
+    with tempfile.TemporaryDirectory(prefix="pw_bench_") as tmp:
+        cwd = Path(tmp)
+        async with fresh_database() as url:
+            env = server_env(url, cwd, config) | extra_env
+            migrate(env, cwd)
+            await fill_address_pool(url, env)
+            port = free_port()
+            base_url = f"http://127.0.0.1:{port}"
+            with running_server(env, cwd, port, config.workers) as server:
+                await wait_ready(base_url, server, cwd / "server.log")
+                yield Served(url, base_url, server)
+            if await free_addresses(url) == 0:
+                print("  warning: the address pool ran dry; raise --address-pool", flush=True)
+
+
 async def create_merchant(url: str) -> str:
     db = Database(url, poolclass=NullPool, keyset=BENCH_KEYS)
     try:
@@ -429,26 +456,14 @@ async def drive(
 
 
 async def one_run(args: argparse.Namespace, config: ServerConfig, generator: str) -> LoadResult:
-    with tempfile.TemporaryDirectory(prefix="pw_bench_") as tmp:
-        cwd = Path(tmp)
-        async with fresh_database() as url:
-            env = server_env(url, cwd, config)
-            migrate(env, cwd)
-            await fill_address_pool(url, env)
-            api_key = await create_merchant(url)
-            port = free_port()
-            base_url = f"http://127.0.0.1:{port}"
-            with running_server(env, cwd, port, config.workers) as server:
-                await wait_ready(base_url, server, cwd / "server.log")
-                if args.warmup > 0:
-                    await drive(generator, base_url, api_key, args.clients, args.warmup)
-                meter = CpuMeter(server.pid, make_url(url).database or "")
-                before = meter.sample()
-                result = await drive(generator, base_url, api_key, args.clients, args.duration)
-                result = replace(result, cpu=meter.between(before, meter.sample()))
-            if await free_addresses(url) == 0:
-                print("  warning: the address pool ran dry; raise --address-pool", flush=True)
-            return result
+    async with served(config) as run:
+        api_key = await create_merchant(run.url)
+        if args.warmup > 0:
+            await drive(generator, run.base_url, api_key, args.clients, args.warmup)
+        meter = CpuMeter(run.server.pid, make_url(run.url).database or "")
+        before = meter.sample()
+        result = await drive(generator, run.base_url, api_key, args.clients, args.duration)
+        return replace(result, cpu=meter.between(before, meter.sample()))
 
 
 def order_requests(api_key: str, count: int) -> list[Request]:
@@ -471,26 +486,15 @@ def created(status: int, _: bytes) -> str:
 
 async def open_loop_run(args: argparse.Namespace, config: ServerConfig) -> None:
     """Each rate of --rates for --seconds against one server, after a warm-up."""
-    with tempfile.TemporaryDirectory(prefix="pw_bench_") as tmp:
-        cwd = Path(tmp)
-        async with fresh_database() as url:
-            env = server_env(url, cwd, config)
-            migrate(env, cwd)
-            await fill_address_pool(url, env)
-            api_key = await create_merchant(url)
-            port = free_port()
-            base_url = f"http://127.0.0.1:{port}"
-            with running_server(env, cwd, port, config.workers) as server:
-                await wait_ready(base_url, server, cwd / "server.log")
-                await open_loop.run(base_url, order_requests(api_key, 200), 100, created)
-                results = []
-                for rate in args.rates:
-                    batch = order_requests(api_key, int(rate * args.seconds))
-                    results.append(await open_loop.run(base_url, batch, rate, created))
-                    print(results[-1].line(), flush=True)
-                print(open_loop.highest_within(results, TARGET_P99_MS), flush=True)
-            if await free_addresses(url) == 0:
-                print("  warning: the address pool ran dry; raise --address-pool", flush=True)
+    async with served(config) as run:
+        api_key = await create_merchant(run.url)
+        await open_loop.run(run.base_url, order_requests(api_key, WARMUP_ORDERS), 100, created)
+        results = []
+        for rate in args.rates:
+            batch = order_requests(api_key, int(rate * args.seconds))
+            results.append(await open_loop.run(run.base_url, batch, rate, created))
+            print(results[-1].line(), flush=True)
+        print(open_loop.highest_within(results, TARGET_P99_MS), flush=True)
 
 
 def report_run(n: int, r: LoadResult) -> None:
@@ -536,6 +540,9 @@ def report_median(results: list[LoadResult]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.address_pool is None:  # every order a run may create has its own address
+        opened = WARMUP_ORDERS + sum(rate * args.seconds for rate in args.rates)
+        args.address_pool = max(15_000, int(opened * 1.1))
     generator = args.generator
     if generator == "auto":
         generator = "wrk" if shutil.which("wrk") else "httpx"
@@ -584,18 +591,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pool-size", type=int, default=5, help="DB_POOL_SIZE per worker")
     parser.add_argument("--max-overflow", type=int, default=10, help="DB_MAX_OVERFLOW per worker")
     parser.add_argument(
-        "--address-pool", type=int, default=15_000, help="free addresses derived before the run"
+        "--address-pool",
+        type=int,
+        help="free addresses derived before the run (default: what the run can use, >= 15,000)",
     )
     parser.add_argument(
         "--no-pre-ping", action="store_true", help="DB_POOL_PRE_PING=false on the server"
     )
-    parser.add_argument(
-        "--rates",
-        type=lambda text: [float(r) for r in text.split(",")],
-        default=[200.0, 400.0, 600.0],
-        help="open loop: arrival rates per second, comma-separated, each for --seconds",
-    )
-    parser.add_argument("--seconds", type=float, default=20.0, help="open loop: seconds a rate")
+    open_loop.add_arguments(parser, rates=(200, 400, 600), seconds=20)
     parser.add_argument(
         "--closed",
         action="store_true",

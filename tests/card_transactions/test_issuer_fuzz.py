@@ -64,7 +64,10 @@ def _raw(stamp: bytes | None, mac: bytes | None) -> list[tuple[bytes, bytes]]:
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize(("stamp", "mac"), RAW_HEADERS)
+# Ids by position: the current time in a value must not make each xdist worker name it anew.
+@pytest.mark.parametrize(
+    ("stamp", "mac"), RAW_HEADERS, ids=[f"headers{n}" for n in range(len(RAW_HEADERS))]
+)
 async def test_malformed_signature_headers_are_401(
     client: httpx.AsyncClient, route: str, stamp: bytes | None, mac: bytes | None
 ) -> None:
