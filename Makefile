@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
-# Test processes per database run (pytest-xdist): one per core; each has its own database.
-TEST_WORKERS ?= auto
+# Test processes per database run (pytest-xdist), each with its own database: one more than
+# the cores, as every worker spends part of its time waiting on the database or a subprocess.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: run test test-sqlite test-postgres lint format bench install services browser clean i18n screenshots

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=500)
     # Test each pooled connection with a round trip before use (survives a database restart).
     db_pool_pre_ping: bool = True
+    # Seconds a request waits for a free connection; past it the answer is 503 SERVICE_BUSY.
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=300)
     secret_key: SecretStr | None = None
     var_dir: Path = Path("./var")
 

@@ -47,6 +47,7 @@ def database(settings: Settings) -> Database:
         size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pre_ping=settings.db_pool_pre_ping,
+        timeout=settings.db_pool_timeout,
     )
     return Database(settings.database_url, pool, keyset=keyset_for(settings))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from paywarden.config import Settings
 from paywarden.kit.migrations import head_revision
@@ -75,6 +76,25 @@ async def test_errors_have_the_seed_body(client: httpx.AsyncClient) -> None:
     wrong_method = await client.put("/healthz")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_an_exhausted_connection_pool_is_503_service_busy(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.2)
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("DB_POOL_* size PostgreSQL's pool")
+    app, lifespan = await start_app(settings)
+    try:
+        async with app.state.db.engine.connect() as held, client_for(app) as client:
+            await held.execute(text("SELECT 1"))  # the pool's only connection, kept busy
+            body = {"email": "a@example.com", "password": "whatever it is"}
+            busy = await client.post("/api/v1/admin/auth/login", json=body)
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1"
+        assert busy.json()["code"] == "SERVICE_BUSY"
+    finally:
+        await lifespan.__aexit__(None, None, None)
 
 
 async def test_openapi_is_served(client: httpx.AsyncClient) -> None:

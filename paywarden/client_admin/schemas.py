@@ -16,7 +16,7 @@ from paywarden.client_admin.overview import (
     Quality,
     Window,
 )
-from paywarden.clients.schemas import SubscriptionOut
+from paywarden.clients.schemas import SubscriptionOut, identity
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt
 from paywarden.kit.pagination import PageQuery, Pagination
@@ -67,17 +67,10 @@ class ClientRow(BaseModel):
     @classmethod
     def of(cls, c: Client, plan_name: str | None, email: str | None) -> ClientRow:
         return cls(
-            id=c.id,
-            external_user_id=c.external_user_id,
-            display_name=c.display_name,
-            username=c.username,
-            language=c.language,
-            status=c.status,
+            **identity(c),
             email=email,
             plan_id=c.plan_id,
             plan_name=plan_name,
-            created_at=iso(c.created_at) or "",
-            last_active_at=iso(c.last_active_at),
         )
 
 
@@ -349,17 +342,7 @@ class ClientDetail(BaseModel):
     def of(cls, o: ClientOverview) -> ClientDetail:
         c, s, life, act = o.client, o.subscription, o.lifetime, o.activity
         return cls(
-            identity=Identity(
-                id=c.id,
-                external_user_id=c.external_user_id,
-                display_name=c.display_name,
-                username=c.username,
-                language=c.language,
-                status=c.status,
-                email=o.email,
-                created_at=iso(c.created_at) or "",
-                last_active_at=iso(c.last_active_at),
-            ),
+            identity=Identity(**identity(c), email=o.email),
             tariff=Tariff(
                 plan=PlanRef.of(o.plan), plan_since=iso(c.plan_since), tariff_notes=c.tariff_notes
             ),

@@ -4,7 +4,7 @@ the currency's fixed decimals (`"12.50"`, USDT `"20.000000"`), never as floats."
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -66,6 +66,20 @@ class ConvertIn(RequestModel):
 # ---- out -----------------------------------------------------------------------------------
 
 
+def identity(c: Client) -> dict[str, Any]:
+    """The fields every view of a client opens with, with its times rendered."""
+    return {
+        "id": c.id,
+        "external_user_id": c.external_user_id,
+        "display_name": c.display_name,
+        "username": c.username,
+        "language": c.language,
+        "status": c.status,
+        "created_at": iso(c.created_at) or "",
+        "last_active_at": iso(c.last_active_at),
+    }
+
+
 class ClientOut(BaseModel):
     id: uuid.UUID
     external_user_id: str
@@ -83,18 +97,11 @@ class ClientOut(BaseModel):
     @classmethod
     def of(cls, c: Client) -> ClientOut:
         return cls(
-            id=c.id,
-            external_user_id=c.external_user_id,
-            display_name=c.display_name,
-            username=c.username,
-            language=c.language,
-            status=c.status,
+            **identity(c),
             can_create_cards=c.can_create_cards,
             max_active_cards=c.max_active_cards,
             plan_id=c.plan_id,
             plan_since=iso(c.plan_since),
-            created_at=iso(c.created_at) or "",
-            last_active_at=iso(c.last_active_at),
         )
 
 

@@ -30,6 +30,7 @@ class PoolOptions:
     size: int = 5
     max_overflow: int = 10
     pre_ping: bool = True
+    timeout: float = 30.0  # seconds a request waits for a connection before 503 SERVICE_BUSY
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -65,6 +66,7 @@ def make_engine(url: str, pool: PoolOptions | None = None, **kwargs: Any) -> Asy
     if "poolclass" not in kwargs:  # a caller's NullPool or StaticPool takes no sizes
         kwargs.setdefault("pool_size", options.size)
         kwargs.setdefault("max_overflow", options.max_overflow)
+        kwargs.setdefault("pool_timeout", options.timeout)
     kwargs.setdefault("pool_pre_ping", options.pre_ping)
     return create_async_engine(url, **kwargs)
 

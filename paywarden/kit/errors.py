@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paywarden.kit.headers import SECURITY_HEADERS
@@ -117,6 +118,13 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(message, code), exc.status_code, headers=exc.headers)
 
 
+async def _pool_timeout(_: Request, exc: Exception) -> JSONResponse:
+    # Overload, not a fault: every pooled connection stayed busy for DB_POOL_TIMEOUT seconds.
+    log.warning("database_pool_exhausted")
+    body = error_body("Busy: no database connection came free in time; retry", "SERVICE_BUSY")
+    return JSONResponse(body, 503, headers={"Retry-After": "1"})
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     # Sent by Starlette's outermost middleware, past SecurityHeadersMiddleware: add them here.
@@ -129,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(Exception, _unhandled)
