@@ -36,7 +36,8 @@ from paywarden.tron.keys import account_xpub
 subscribers.compose()
 # Real argon2id at its cheapest: hundreds of tests make and sign in operators, and the
 # production cost (~0.1 s a hash) would add minutes without testing anything more.
-security.use_parameters(CHEAPEST)
+TEST_PASSWORD_PARAMETERS = CHEAPEST
+security.use_parameters(TEST_PASSWORD_PARAMETERS)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite")
 BOOTSTRAP_TOKEN = "bootstrap-token-for-tests-0123456789"

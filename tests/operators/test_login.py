@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
 import pyotp
+import pytest
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from paywarden.config import Settings
+from paywarden.kit import security
 from paywarden.kit.db import Database
-from tests.conftest import client_for, start_app
+from tests.conftest import TEST_PASSWORD_PARAMETERS, client_for, start_app
 from tests.factories import PASSWORD, create_operator, sign_in
 
 LOGIN = "/api/v1/admin/auth/login"
@@ -226,8 +229,16 @@ async def test_setup_token_expires_after_ten_minutes(
     assert late.json()["code"] == "SETUP_TOKEN_INVALID"
 
 
+@pytest.fixture
+def production_hashing() -> Iterator[None]:
+    """argon2id at the production cost for one test: its timing is what the test compares."""
+    security.use_parameters(RFC_9106_LOW_MEMORY)
+    yield
+    security.use_parameters(TEST_PASSWORD_PARAMETERS)
+
+
 async def test_unknown_email_takes_about_as_long_as_a_wrong_password(
-    app: FastAPI, db: Database
+    production_hashing: None, app: FastAPI, db: Database
 ) -> None:
     op = await create_operator(db)
 
