@@ -45,11 +45,6 @@ def within(column: Column, since: object = None, until: object = None) -> list[C
     return where
 
 
-def where_given(query: Select[Any], *pairs: tuple[Column, object]) -> Select[Any]:
-    """`query` narrowed by `given(*pairs)`."""
-    return query.where(*given(*pairs))
-
-
 def _counted(query: Select[Any], count_from: type | FromClause | None) -> Select[Any]:
     if count_from is None:
         return query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from paywarden.kit.db import Database
-from paywarden.kit.listing import given, page, where_given, within
+from paywarden.kit.listing import given, page, within
 from paywarden.models import AuditEntry, Operator
 from tests.factories import create_operator
 
@@ -54,7 +54,7 @@ async def test_given_values_narrow_and_missing_ones_do_not(db: Database) -> None
         # An empty string is a field left blank, as None is: it adds no condition.
         rows, total = await page(
             session,
-            where_given(base, (AuditEntry.action, ""), (AuditEntry.target_id, None)),
+            base.where(*given((AuditEntry.action, ""), (AuditEntry.target_id, None))),
             order_by=NEWEST_FIRST,
             offset=0,
             limit=10,
