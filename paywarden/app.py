@@ -31,6 +31,7 @@ from paywarden.cards.endpoints import router as cards_router
 from paywarden.cards_dashboard.endpoints import router as cards_dashboard_router
 from paywarden.checkout.endpoints import router as checkout_router
 from paywarden.client_admin.endpoints import router as client_admin_router
+from paywarden.clientapp import install_clientapp
 from paywarden.clients.endpoints import router as client_api_router
 from paywarden.config import Settings
 from paywarden.console import install_console
@@ -171,6 +172,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(checkout_router)
     install_console(app)  # the admin console under /admin
+    install_clientapp(app)  # the clients' app under /app
     # Development only (settings refuse devnet and sandbox in production; this is the backstop).
     if settings.tron_network == "devnet" and not settings.is_production:
         mount_devnet(

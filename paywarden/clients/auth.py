@@ -4,8 +4,9 @@
    `?externalUserId=` (or `external_user_id` in a JSON body);
 2. `X-Telegram-Init-Data`: a Telegram Mini App's raw initData, checked as Telegram documents;
    the client is `tg_<user.id>`, created on first sight;
-3. the `client_token` cookie of a web user: the `tg_…` client it is linked to once that client
-   exists, else its own `web_<id>` client;
+3. the `client_token` cookie: a Mini App session (init data exchanged once by
+   `POST /session`, clients/sessions.py) names its client; a web user's names the `tg_…` client
+   it is linked to once that client exists, else its own `web_<id>` client;
 4. for `GET state` only: an operator's `admin_token` session reading `?externalUserId=`.
 
 Failed bot tokens and init data count against the caller's IP, like sign-in failures.
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.clients import repository as repo
 from paywarden.clients import service as clients
+from paywarden.clients import sessions
 from paywarden.clients.errors import (
     BotTokenInvalid,
     ClientNotFound,
@@ -217,6 +219,15 @@ async def _bot(request: Request, db: AsyncSession, given: str) -> Caller:
     return Caller(_touch(client), "bot")
 
 
+async def telegram_caller(request: Request, db: Session) -> Caller:
+    """Only a Mini App's `X-Telegram-Init-Data` (401 UNAUTHORIZED without it): the session
+    exchange takes nothing else."""
+    raw = request.headers.get(INIT_DATA_HEADER)
+    if raw is None:
+        raise ClientUnauthorized("X-Telegram-Init-Data required")
+    return await _telegram(request, db, raw)
+
+
 async def _telegram(request: Request, db: AsyncSession, raw: str) -> Caller:
     settings = request.app.state.settings
 
@@ -243,6 +254,9 @@ async def _telegram(request: Request, db: AsyncSession, raw: str) -> Caller:
 
 
 async def _web(request: Request, db: AsyncSession, token: str) -> Caller:
+    signing_key = request.app.state.web_users.signing_key
+    if sessions.is_miniapp_token(signing_key, token):
+        return Caller(_touch(await sessions.authenticate(db, signing_key, token)), "telegram")
     user = await web_users.authenticate(db, request.app.state.web_users, token)
     # Once the web user joined the bot, the tg_ client is the one they use.
     client = await repo.by_external_id(db, user.external_user_id) if user.external_user_id else None
@@ -286,5 +300,6 @@ async def state_reader(request: Request, db: Session) -> Caller:
 
 
 CurrentClient = Annotated[Caller, Depends(current_client)]
+TelegramCaller = Annotated[Caller, Depends(telegram_caller)]
 StateReader = Annotated[Caller, Depends(state_reader)]
 BotOnly = Depends(require_bot)

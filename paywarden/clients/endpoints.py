@@ -15,7 +15,8 @@ from paywarden.cards.schemas import CardOut
 from paywarden.client_ledger import service as client_ledger
 from paywarden.client_state import service as client_state
 from paywarden.clients import service as clients
-from paywarden.clients.auth import BotOnly, CurrentClient, StateReader
+from paywarden.clients import sessions
+from paywarden.clients.auth import BotOnly, CurrentClient, StateReader, TelegramCaller
 from paywarden.clients.schemas import (
     CatalogOut,
     CatalogPlanOut,
@@ -39,11 +40,14 @@ from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.openapi import ERROR_REF, error_response
 from paywarden.kit.pagination import PageQuery
 from paywarden.kit.web import DbRoute, Session
+from paywarden.operators.schemas import Ok
 from paywarden.plans import service as plans
 from paywarden.plans.amounts import RATE_DECIMALS, format_cents, format_rate
 from paywarden.subscriptions import service as subscriptions
 from paywarden.topups import service as topups
 from paywarden.wallets import conversion
+from paywarden.web_users.schemas import SignedInOut
+from paywarden.web_users.tokens import COOKIE_NAME, cookie_options
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -84,6 +88,34 @@ async def upsert_client(body: ClientUpsertIn, db: Session) -> ClientOut:
     )
     await client_state.ensure_plan(db, client)
     return ClientOut.of(client)
+
+
+@router.post("/session", response_model=SignedInOut)
+async def open_session(
+    caller: TelegramCaller, request: Request, response: Response, db: Session
+) -> SignedInOut:
+    """A Mini App's sign-in: its `X-Telegram-Init-Data`, checked as on every call (same
+    errors, same failure limit), exchanged once for the `client_token` cookie (httpOnly,
+    SameSite=Lax, Secure in production, 7 days, audience `paywarden-miniapp`), so the client
+    app's pages and forms go on without the header. A banned client signs in to read."""
+    opened = await sessions.open_session(db, request.app.state.web_users.signing_key, caller.client)
+    response.set_cookie(
+        COOKIE_NAME,
+        opened.token,
+        max_age=int(sessions.SESSION_TTL.total_seconds()),
+        **cookie_options(request.app.state.settings.is_production),
+    )
+    return SignedInOut(client_id=caller.client.id, external_user_id=caller.client.external_user_id)
+
+
+@router.delete("/session", response_model=Ok)
+async def close_session(request: Request, response: Response, db: Session) -> Ok:
+    """Ends the Mini App session the cookie names (if it is one) and clears the cookie."""
+    await sessions.close_session(
+        db, request.app.state.web_users.signing_key, request.cookies.get(COOKIE_NAME)
+    )
+    response.delete_cookie(COOKIE_NAME, **cookie_options(request.app.state.settings.is_production))
+    return Ok()
 
 
 @router.get("/state", response_model=StateOut)

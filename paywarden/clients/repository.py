@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paywarden.models import Client
+from paywarden.models import Client, ClientSession
 
 
 async def get(session: AsyncSession, client_id: uuid.UUID) -> Client | None:
@@ -38,3 +38,19 @@ async def upsert(
     client = await session.scalar(stmt, execution_options={"populate_existing": True})
     assert client is not None
     return client
+
+
+def add_session(session: AsyncSession, row: ClientSession) -> None:
+    session.add(row)
+
+
+async def session_by_id(session: AsyncSession, session_id: uuid.UUID) -> ClientSession | None:
+    return await session.get(ClientSession, session_id)
+
+
+async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(ClientSession)
+        .where(ClientSession.id == session_id, ClientSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

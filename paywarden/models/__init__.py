@@ -15,7 +15,7 @@ from paywarden.models.cards import (
     IssuerEvent,
 )
 from paywarden.models.chain import ChainTransfer, ScannerState
-from paywarden.models.clients import Client
+from paywarden.models.clients import Client, ClientSession
 from paywarden.models.incidents import Incident
 from paywarden.models.ledger import LedgerAccount, LedgerHold, LedgerPosting, LedgerTransaction
 from paywarden.models.merchants import Merchant
@@ -49,6 +49,7 @@ __all__ = [
     "CardTransaction",
     "ChainTransfer",
     "Client",
+    "ClientSession",
     "Code3ds",
     "DepositAddress",
     "FxRate",

@@ -31,7 +31,9 @@ class Client(Base):
     external_user_id: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(255))
     username: Mapped[str | None] = mapped_column(String(255), index=True)
-    language: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))  # Telegram's, refreshed on sight
+    # The client app's language the client chose (en/ru); None: follow `language`.
+    app_language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     can_create_cards: Mapped[bool] = mapped_column(default=True)
     max_active_cards: Mapped[int | None] = mapped_column(Integer)  # an override of the plan's cap
@@ -43,3 +45,18 @@ class Client(Base):
     support_owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_active_at: Mapped[datetime | None]
+
+
+class ClientSession(Base):
+    """One Mini App sign-in: Telegram init data exchanged once (`POST /api/botcartd/session`)
+    for the `client_token` cookie, which names this row so logout or a ban can end it."""
+
+    __tablename__ = "client_sessions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -11,7 +11,7 @@ from paywarden.operators.schemas import Ok
 from paywarden.web_users import service
 from paywarden.web_users.schemas import LoginIn, SignedInOut, SignupIn, StatusOut
 from paywarden.web_users.service import WebUsersContext
-from paywarden.web_users.tokens import COOKIE_NAME
+from paywarden.web_users.tokens import COOKIE_NAME, cookie_options
 
 router = APIRouter(prefix="/api/botcartd/web", route_class=DbRoute, tags=["client: web users"])
 
@@ -26,12 +26,7 @@ Ctx = Annotated[WebUsersContext, Depends(web_context)]
 
 
 def _cookie_options(request: Request) -> dict[str, object]:
-    return {
-        "path": "/",
-        "httponly": True,
-        "samesite": "lax",
-        "secure": request.app.state.settings.is_production,
-    }
+    return cookie_options(request.app.state.settings.is_production)
 
 
 @router.post("/signup", status_code=status.HTTP_201_CREATED, response_model=StatusOut)

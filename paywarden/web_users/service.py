@@ -47,7 +47,8 @@ SESSION_TTL = timedelta(days=7)
 LOGIN_RULE = "5/15minutes"
 # Each sign-up sends a mail: a cap per IP keeps this from being a mail cannon.
 SIGNUP_RULE = "10/hour"
-VERIFY_PATH = "/api/botcartd/web/verify"
+# The mailed link opens the client app, which verifies and signs in (the API route stays).
+VERIFY_PATH = "/app/verify"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,10 @@ async def login(
         raise AccountDisabled()
     if user.status != ACTIVE:
         raise EmailNotVerified()
+    return await _open_session(db, ctx, user)
+
+
+async def _open_session(db: AsyncSession, ctx: WebUsersContext, user: WebUser) -> SignedIn:
     now = utcnow()
     user.last_login_at = now
     row = WebUserSession(web_user_id=user.id, created_at=now, expires_at=now + SESSION_TTL)
@@ -153,6 +158,13 @@ async def login(
         ctx.signing_key, web_user_id=user.id, session_id=row.id, issued=now, expires=row.expires_at
     )
     return SignedIn(user, row, token)
+
+
+async def verify_and_sign_in(db: AsyncSession, ctx: WebUsersContext, token: str) -> SignedIn:
+    """The client app's verification page: the mailed link verifies (as `verify`) and signs
+    in, as the link proves the mailbox as well as the password would. Within its lifetime a
+    second click signs in again."""
+    return await _open_session(db, ctx, await verify(db, ctx, token))
 
 
 async def authenticate(db: AsyncSession, ctx: WebUsersContext, token: str | None) -> WebUser:

@@ -27,6 +27,12 @@ _ALGORITHM = session_token.ALGORITHM
 _MAX_TOKEN_LENGTH = 512  # a verification JWT is about 200 characters
 
 
+def cookie_options(secure: bool) -> dict[str, object]:
+    """The `client_token` cookie's attributes, for setting and clearing it alike. Lax, not
+    Strict: the mailed verification link is a cross-site navigation that must sign in."""
+    return {"path": "/", "httponly": True, "samesite": "lax", "secure": secure}
+
+
 def issue_verification(key: str, web_user_id: uuid.UUID, expires: datetime) -> str:
     claims = {"sub": str(web_user_id), "aud": VERIFY_AUDIENCE, "exp": int(expires.timestamp())}
     return jwt.encode(claims, key, algorithm=_ALGORITHM)

@@ -46,7 +46,7 @@ async def test_signup_mails_a_link_that_activates_the_account(
     token = link_token(mailbox, "ann@example.com")
     body = mail.message.get_payload(decode=True)
     assert isinstance(body, bytes)
-    assert "http://127.0.0.1:8000/api/botcartd/web/verify?token=" in body.decode()
+    assert "http://127.0.0.1:8000/app/verify?token=" in body.decode()
 
     response = await client.get("/api/botcartd/web/verify", params={"token": token})
     assert response.status_code == 200
