@@ -357,6 +357,48 @@ ERROR_TITLES = {
 }
 
 
+# The API's refusals in plain words, by code; a page module may pass its own for a code whose
+# meaning depends on the action (`refusal`).
+PLAIN_ERRORS = {
+    "CLIENT_BANNED": i18n.N_(
+        "Your account is blocked, so nothing can be changed. Write to support to find out why."
+    ),
+    "INSUFFICIENT_FUNDS": i18n.N_(
+        "Your available balance is too low for this. Top up your wallet or convert, then try again."
+    ),
+    "FX_RATE_NOT_SET": i18n.N_(
+        "Euro and dollar cannot be exchanged right now. Try again later or write to support."
+    ),
+    "CARDS_DISABLED": i18n.N_("Cards cannot be issued right now. Try again later."),
+    "SUBSCRIPTION_INACTIVE": i18n.N_(
+        "Your plan is not paid for this month. Top up your wallet: the plan renews by itself."
+    ),
+    "CARD_LIMIT_REACHED": i18n.N_(
+        "You have as many cards as your plan allows. Close one or change your plan."
+    ),
+    "ISSUER_UNAVAILABLE": i18n.N_(
+        "The card service is not answering. Nothing was charged; try again in a few minutes."
+    ),
+    "ISSUER_ERROR": i18n.N_(
+        "The card service refused this. Nothing was charged; write to support if it happens again."
+    ),
+    "IDEMPOTENCY_KEY_REUSED": i18n.N_(
+        "This form was already sent with other figures. Open the page again and start over."
+    ),
+    "RATE_LIMITED": i18n.N_("Too many tries. Wait a few minutes and try again."),
+    "SERVICE_BUSY": i18n.N_("We are busy right now. Try again in a few seconds."),
+    "NOT_FOUND": i18n.N_("We could not find this. It may belong to another account or be gone."),
+    "VALIDATION_ERROR": i18n.N_("Please check what you entered."),
+}
+
+
+def refusal(request: Request, exc: AppError, plain: Mapping[str, str] | None = None) -> Page:
+    """An error page for a refused action, in plain words (`plain`, then PLAIN_ERRORS, then
+    the error's own message): `raise web.refusal(request, exc) from exc`."""
+    message = (plain or {}).get(exc.code) or PLAIN_ERRORS.get(exc.code) or exc.message
+    return Page(error_page(request, exc.status, message, headers=exc.headers))
+
+
 def error_page(
     request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
@@ -396,7 +438,7 @@ class AppRoute(DbRoute):
                     response.delete_cookie(COOKIE_NAME, path="/")
                 return response
             except AppError as exc:
-                return error_page(request, exc.status, exc.message, headers=exc.headers)
+                return refusal(request, exc).response
             except RequestValidationError:
                 return error_page(request, 400, i18n.N_("The request was not understood."))
             except HTTPException:

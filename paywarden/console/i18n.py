@@ -35,6 +35,8 @@ LANGUAGE_COOKIE = "console_lang"
 DOMAIN = "messages"
 
 CONSOLE_DIR = Path(__file__).parent
+# One set of catalogs for both user interfaces: the console and the clients' app.
+SOURCE_DIRS = (CONSOLE_DIR, CONSOLE_DIR.parent / "clientapp")
 LOCALE_DIR = CONSOLE_DIR / "locale"
 POT_FILE = LOCALE_DIR / f"{DOMAIN}.pot"
 
@@ -216,29 +218,31 @@ def format_when(moment: datetime) -> str:
 
 
 def extract() -> Any:
-    """A Babel Catalog of every console string: the Python and templates under
-    paywarden/console, plus the menu's groups and labels (declared in each area's NAV)."""
+    """A Babel Catalog of every string of the console and the client app: the Python and
+    templates under paywarden/console and paywarden/clientapp, plus the menu's groups and
+    labels (declared in each area's NAV)."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
 
     catalog = Catalog(project="PayWarden console", domain=DOMAIN, fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(
-        str(CONSOLE_DIR),
-        METHOD_MAP,
-        options_map={"**/templates/**.html": TEMPLATE_OPTIONS},
-        keywords=KEYWORDS,
-        comment_tags=("Translators:",),
-        strip_comment_tags=True,
-    ):
-        if message in ("", ()):
-            continue
-        catalog.add(
-            message,
-            None,
-            [(f"paywarden/console/{filename}", lineno)],
-            auto_comments=comments,
-            context=context,
-        )
+    for source in SOURCE_DIRS:
+        for filename, lineno, message, comments, context in extract_from_dir(
+            str(source),
+            METHOD_MAP,
+            options_map={"**/templates/**.html": TEMPLATE_OPTIONS},
+            keywords=KEYWORDS,
+            comment_tags=("Translators:",),
+            strip_comment_tags=True,
+        ):
+            if message in ("", ()):
+                continue
+            catalog.add(
+                message,
+                None,
+                [(f"paywarden/{source.name}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     from paywarden.console import GROUPS, nav_entries
 
     for group in GROUPS:
