@@ -1,5 +1,6 @@
 """Screenshots of every console page, on a phone (390 px) and a desktop (1440 px), into
-docs/screenshots/<page>-<width>.png.
+docs/screenshots/<page>-<width>.png, and of every tab of the client app as a Telegram Mini App
+on a phone (docs/screenshots/app-<tab>-390.png, Telegram's dark theme for `-dark`).
 
 Starts a real `paywarden serve` on a free port with a fresh SQLite database in a temporary
 directory (demo data on: a merchant, two plans, a rate), seeds what makes every page show
@@ -22,6 +23,7 @@ import re
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +39,8 @@ CHROMIUM = "/usr/bin/chromium"
 WIDTHS = {390: 844, 1440: 900}  # width: viewport height (full-page shots grow past it)
 EMAIL = "ops@example.com"
 PASSWORD = "screenshots-operator-passphrase"  # noqa: S105 - a throwaway database
+TELEGRAM_TOKEN = "123456:screenshots-telegram-bot-token"  # noqa: S105 - a throwaway bot
+APP_TABS = ("main", "card", "3ds", "tx", "profile")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
@@ -94,6 +98,7 @@ async def served(work: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
         METRICS_PORT="0",
         SANDBOX_SETTLE_SECONDS="0",
         PAYWARDEN_OPERATOR_PASSWORD=PASSWORD,
+        TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
     )
     await run("migrate", env=env, cwd=work)
     await run("operator", "create", "--email", EMAIL, "--role", "super_admin", env=env, cwd=work)
@@ -419,6 +424,70 @@ def pages(made: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def launch_fragment(external_user_id: str, first_name: str, theme: dict[str, str] | None) -> str:
+    """The launch data Telegram puts in a Mini App's URL fragment, signed for the server's bot."""
+    from urllib.parse import quote, urlencode
+
+    from paywarden.clients.auth import init_data_hash
+
+    user = {"id": int(external_user_id.removeprefix("tg_")), "first_name": first_name}
+    fields = {
+        "user": json.dumps({**user, "language_code": "en"}, separators=(",", ":")),
+        "auth_date": str(int(time.time())),
+    }
+    data = urlencode({**fields, "hash": init_data_hash(fields, TELEGRAM_TOKEN)})
+    params = {"tgWebAppData": data, "tgWebAppVersion": "8.0", "tgWebAppPlatform": "ios"}
+    if theme:
+        params["tgWebAppThemeParams"] = json.dumps(theme, separators=(",", ":"))
+    return "#" + urlencode(params, quote_via=quote)
+
+
+DARK_THEME = {
+    "bg_color": "#17212b",
+    "text_color": "#f5f5f5",
+    "hint_color": "#708499",
+    "link_color": "#6ab3f3",
+    "button_color": "#5288c1",
+    "button_text_color": "#ffffff",
+    "secondary_bg_color": "#232e3c",
+}
+
+
+async def app_shots(
+    browser: Browser, base: str, made: dict[str, Any], out: Path, only: set[str] | None
+) -> list[Path]:
+    """Every tab of the client app, opened as a Mini App by the first seeded client."""
+    _, external = made["clients"][0]
+    saved: list[Path] = []
+    for suffix, theme in (("", None), ("-dark", DARK_THEME)):
+        context = await browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=1,
+            locale="en-US",
+            timezone_id="UTC",
+            is_mobile=True,
+            has_touch=True,
+        )
+        try:
+            page = await context.new_page()
+            await page.goto(f"{base}/app/" + launch_fragment(external, "Anna", theme))
+            await page.wait_for_url(f"{base}/app/main")
+            for tab in APP_TABS:
+                name = f"app-{tab}{suffix}"
+                if (only and name not in only) or (suffix and tab not in ("main", "card")):
+                    continue
+                answer = await page.goto(f"{base}/app/{tab}", wait_until="networkidle")
+                if not answer or answer.status != 200:
+                    print(f"  /app/{tab}: HTTP {answer.status if answer else 0}", file=sys.stderr)
+                target = out / f"{name}-390.png"
+                await page.screenshot(path=str(target), full_page=True)
+                saved.append(target)
+                print(target.relative_to(ROOT) if target.is_relative_to(ROOT) else target)
+        finally:
+            await context.close()
+    return saved
+
+
 async def main(out: Path, only: set[str] | None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
     saved: list[Path] = []
@@ -460,6 +529,7 @@ async def main(out: Path, only: set[str] | None) -> list[Path]:
                             f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}"
                         )
                 await context.close()
+                saved += await app_shots(browser, base, made, out, only)
             finally:
                 await browser.close()
     return saved
