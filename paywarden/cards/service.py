@@ -14,6 +14,10 @@ card); the checks are then repeated under the client's row lock and the card and
 written together. When that write fails (funds spent or the cap reached meanwhile), the card is
 closed at the issuer again and the error reported.
 
+A caller may give the new card's id (the client app's form key): a repeated id answers the
+client's card made under it, without calling the issuer or charging again; another client's id
+is 404.
+
 Lifecycle: active <-> frozen, either -> closed (final: 409 INVALID_STATE after it). The issuer
 is called first; only when it agreed does our row change. Asking for the state a card is
 already in is a no-op. Services never commit.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -53,6 +58,7 @@ from paywarden.models.cards import CARD_ACTIVE, CARD_CLOSED, CARD_FROZEN, CARD_S
 from paywarden.models.ledger import EUR, USD
 from paywarden.models.subscriptions import ACTIVE as SUBSCRIPTION_ACTIVE
 from paywarden.subscriptions import service as subscriptions
+from paywarden.subscriptions.service import SubscriptionSummary
 from paywarden.wallets import fees
 from paywarden.wallets.service import Entry
 
@@ -136,8 +142,8 @@ def validate_request(currency: str, monthly_limit: int, label: str | None) -> No
         raise ValidationFailed(f"label must be at most {MAX_LABEL} characters")
 
 
-async def _issue_fee(db: AsyncSession, client: Client) -> int:
-    """Run the issuing checks (module docstring) and return the fee due, in EUR cents."""
+async def _checked_summary(db: AsyncSession, client: Client) -> SubscriptionSummary:
+    """Run the issuing checks (module docstring); the summary holds the fee due."""
     clients.ensure_can_change(client)
     if not client.can_create_cards:
         raise CardsDisabled()
@@ -146,7 +152,37 @@ async def _issue_fee(db: AsyncSession, client: Client) -> int:
         raise SubscriptionInactive()
     if summary.active_cards >= summary.max_active:
         raise CardLimitReached()
-    return summary.next_card_issue_fee
+    return summary
+
+
+@dataclass(frozen=True)
+class IssueQuote:
+    """What issuing a card costs the client now (shown before it confirms)."""
+
+    summary: SubscriptionSummary  # slots left, the cap, the fee in EUR cents
+    fee_currency: str | None  # the wallet the fee would come from now; None: free
+    fee_amount: int  # in cents of `fee_currency` (USD at the rate when EUR is short)
+
+
+async def quote(db: AsyncSession, client: Client) -> IssueQuote:
+    """The issuing checks and the fee's route, with issue's refusals (no issuer call)."""
+    summary = await _checked_summary(db, client)
+    fee = summary.next_card_issue_fee
+    if not fee:
+        return IssueQuote(summary, None, 0)
+    routes = await fees.payable_routes(db, client.id, fee)
+    if not routes:
+        raise InsufficientFunds()  # no card at the issuer for who cannot pay
+    currency, amount = routes[0]
+    return IssueQuote(summary, currency, amount)
+
+
+async def _made_under(db: AsyncSession, client_id: uuid.UUID, card_id: uuid.UUID) -> Card | None:
+    """The client's card already made under a caller's id; another client's id is 404."""
+    card = await repo.get(db, card_id)
+    if card is not None and card.client_id != client_id:
+        raise CardNotFound()
+    return card
 
 
 async def _charge_fee(db: AsyncSession, client: Client, card_id: uuid.UUID, fee: int) -> Entry:
@@ -180,7 +216,9 @@ async def _record(
     client = await repo.lock_client(db, client_id)
     if client is None:
         raise ClientNotFound()
-    fee = await _issue_fee(db, client)
+    if (made := await repo.get(db, card_id)) is not None:
+        return made  # the same id issued meanwhile (a double tap): that card, charged once
+    fee = (await _checked_summary(db, client)).next_card_issue_fee
     entry = await _charge_fee(db, client, card_id, fee) if fee else None
     now = utcnow()
     card = Card(
@@ -213,21 +251,31 @@ async def issue(
     monthly_limit: int,
     label: str | None,
     actor: Actor | None = None,
+    card_id: uuid.UUID | None = None,
 ) -> Card:
-    """Issue a card for the client (by the client, or by an operator when `actor` is given)."""
+    """Issue a card for the client (by the client, or by an operator when `actor` is given).
+
+    `card_id`: the caller's id for the new card, so that a repeat answers the card made under
+    it (module docstring); a fresh id when none is given."""
     validate_request(currency, monthly_limit, label)
-    fee = await _issue_fee(db, client)
-    if fee and not await fees.payable_routes(db, client.id, fee):
-        raise InsufficientFunds()  # no card at the issuer for who cannot pay
-    card_id = uuid.uuid4()
-    issued = await _create_at_issuer(adapter, card_id, currency, monthly_limit, label)
+    clients.ensure_can_change(client)
+    if card_id is not None and (made := await _made_under(db, client.id, card_id)) is not None:
+        return made
+    await quote(db, client)
+    new_id = card_id or uuid.uuid4()
+    issued = await _create_at_issuer(adapter, new_id, currency, monthly_limit, label)
+    if card_id is not None and issued.status == CARD_CLOSED:
+        # The caller's id came back after its card was closed again (a failed try): start over.
+        raise IssuerFailed("The card issuer answered a closed card for this request")
     try:
         card = await _record(
-            db, adapter.name, client.id, card_id, issued, currency, monthly_limit, label
+            db, adapter.name, client.id, new_id, issued, currency, monthly_limit, label
         )
     except Exception:
-        await _compensate(adapter, card_id, issued.issuer_card_id)
+        await _compensate(adapter, new_id, issued.issuer_card_id)
         raise
+    if card.client_id != client.id:
+        raise CardNotFound()  # another client's card under this id: never compensate it
     _audit(
         db,
         actor,

@@ -403,7 +403,7 @@ def error_page(
     request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     title = ERROR_TITLES.get(status, i18n.N_("Something went wrong"))
-    context = {"status": status, "message": message, "title": title}
+    context = {"status": status, "message": message, "title": title, "back": None}
     return render(request, "error.html", context, status_code=status, headers=headers)
 
 

@@ -4,6 +4,7 @@ Mini App's page does), a web user signed in through `/app/login`, and form helpe
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,7 +17,6 @@ from paywarden.models import Client
 from tests.clients.test_auth import (
     BOT_TOKEN,
     TELEGRAM_TOKEN,
-    make_client,
     sign_init_data,
     tg_fields,
     web_login,
@@ -24,6 +24,8 @@ from tests.clients.test_auth import (
 from tests.conftest import client_for
 
 SESSION = "/api/botcartd/session"
+SESSIONS = ["tg", "web"]  # every page is tried with a Mini App session and a web sign-in
+MAX_HTML = 50 * 1024  # issue 17: each page's HTML under 50 KB
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
@@ -71,8 +73,17 @@ async def web(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def client_of(app: FastAPI, external_user_id: str) -> Client:
-    return await make_client(app.state.db, external_user_id)
+@pytest.fixture(params=SESSIONS)
+def http(request: pytest.FixtureRequest) -> httpx.AsyncClient:
+    """The signed-in client: a Telegram Mini App session, then a web sign-in."""
+    signed_in: httpx.AsyncClient = request.getfixturevalue(request.param)
+    return signed_in
+
+
+async def client_id_of(http: httpx.AsyncClient) -> uuid.UUID:
+    state = await http.get("/api/botcartd/state")
+    assert state.status_code == 200, state.text
+    return uuid.UUID(state.json()["client"]["id"])
 
 
 def csrf_in(html: str) -> str:
