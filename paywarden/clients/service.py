@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.clients import repository as repo
 from paywarden.clients.errors import ClientBanned, ClientNotFound, InvalidExternalUserId
+from paywarden.kit.errors import ValidationFailed
 from paywarden.kit.time import utcnow
 from paywarden.models import Client
 from paywarden.models.clients import ACTIVE, BANNED
 
 EXTERNAL_USER_ID = re.compile(r"^(tg_[1-9][0-9]{0,19}|web_[A-Za-z0-9_-]{1,64})$")
+APP_LANGUAGES = ("en", "ru")  # the client app's catalogs
 
 
 def check_external_user_id(external_user_id: str) -> str:
@@ -69,4 +71,14 @@ def ensure_can_change(client: Client) -> Client:
     """Every changing action of a client calls this first: 403 CLIENT_BANNED when banned."""
     if client.status == BANNED:
         raise ClientBanned()
+    return client
+
+
+async def set_app_language(session: AsyncSession, client: Client, language: str | None) -> Client:
+    """Save the language the client chose for its app (en/ru); None: follow its Telegram
+    language again. No ban check: it changes how pages read, not the client's business."""
+    if language is not None and language not in APP_LANGUAGES:
+        raise ValidationFailed("language must be one of: " + ", ".join(APP_LANGUAGES))
+    client.app_language = language
+    await session.flush()
     return client

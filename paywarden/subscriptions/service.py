@@ -209,10 +209,7 @@ async def summary(db: AsyncSession, client: Client) -> SubscriptionSummary:
     included = plan.cards_included if plan else 0
     active = await active_cards(db, client.id)
     slots_left = max(included - active, 0)
-    if client.max_active_cards is not None:
-        max_active = client.max_active_cards
-    else:
-        max_active = plan.max_active_cards if plan else 0
+    max_active = max_active_for(client, plan)
     return SubscriptionSummary(
         plan=plan,
         status=status,
@@ -241,17 +238,74 @@ async def _get_plan(db: AsyncSession, plan_id: uuid.UUID) -> Plan:
     return plan
 
 
+async def _selectable(db: AsyncSession, client: Client, plan_id: uuid.UUID) -> Plan:
+    """A plan the client may pick itself: 403 CLIENT_BANNED, 404, 403 PLAN_NOT_SELECTABLE
+    (hidden from home or archived)."""
+    clients.ensure_can_change(client)
+    plan = await _get_plan(db, plan_id)
+    if plan.hidden_from_home or plan.archived:
+        raise PlanNotSelectable()
+    return plan
+
+
+def max_active_for(client: Client, plan: Plan | None) -> int:
+    """The client's cap of open cards: its own override, else the plan's."""
+    if client.max_active_cards is not None:
+        return client.max_active_cards
+    return plan.max_active_cards if plan else 0
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """What `select_plan` would do now, worked out without doing it (the app's preview)."""
+
+    current: Plan | None
+    plan: Plan
+    unchanged: bool  # already the client's paid plan: selecting it is a no-op
+    fee_currency: str | None  # the wallet the fee would come from; None: nothing charged
+    fee_amount: int  # in cents of `fee_currency`
+    period_end: datetime  # the new period's end, were it selected now
+    max_active_before: int
+    max_active_after: int
+    active_cards: int
+
+
+async def preview_select(db: AsyncSession, client: Client, plan_id: uuid.UUID) -> PlanChange:
+    """The fee `select_plan` would charge now and from which wallet (EUR, else USD at the
+    operators' rate, rounded up), refusing as it would: CLIENT_BANNED, 404,
+    PLAN_NOT_SELECTABLE, INSUFFICIENT_FUNDS, FX_RATE_NOT_SET. Writes nothing."""
+    plan = await _selectable(db, client, plan_id)
+    current = await _plan_of(db, client)
+    sub = await repo.by_client(db, client.id)
+    unchanged = sub is not None and sub.plan_id == plan.id and sub.status == ACTIVE
+    currency, amount = None, 0
+    if not unchanged and plan.monthly_fee:
+        routes = await fees.payable_routes(db, client.id, plan.monthly_fee)
+        if not routes:
+            raise InsufficientFunds()
+        currency, amount = routes[0]  # the first route charge() tries
+    return PlanChange(
+        current=current,
+        plan=plan,
+        unchanged=unchanged,
+        fee_currency=currency,
+        fee_amount=amount,
+        period_end=add_month(utcnow()),
+        max_active_before=max_active_for(client, current),
+        max_active_after=max_active_for(client, plan),
+        active_cards=await active_cards(db, client.id),
+    )
+
+
 async def select_plan(db: AsyncSession, client: Client, plan_id: uuid.UUID) -> Subscription:
     """The client's own choice of a home-catalog plan, paid at once (a new period from now).
 
     No funds: 402 INSUFFICIENT_FUNDS and nothing changes. The current plan while active: a no-op.
     """
-    clients.ensure_can_change(client)
-    plan = await _get_plan(db, plan_id)
-    if plan.hidden_from_home or plan.archived:
-        raise PlanNotSelectable()
+    plan = await _selectable(db, client, plan_id)
     sub = await _subscription(db, client, plan)
-    if client.plan_id == plan.id and sub.status == ACTIVE:
+    # The locked row, not `client` (read before the lock): a concurrent twin's switch shows.
+    if sub.plan_id == plan.id and sub.status == ACTIVE:
         return sub
     now = utcnow()
     paid = await _pay(db, client, plan, now)  # raises before anything changed
