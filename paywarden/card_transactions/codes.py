@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.card_transactions import repository as repo
 from paywarden.kit.crypto import KeySet, UndecryptableError, keys_of
-from paywarden.models import IssuerEvent
+from paywarden.models import Code3ds, IssuerEvent
 
 RECENT = timedelta(days=1)  # what the client's app lists
 RECENT_LIMIT = 20
@@ -42,6 +42,8 @@ class ClientCode:
     currency: str
     status: str
     expires_at: datetime
+    card_id: uuid.UUID | None = None
+    created_at: datetime | None = None
 
     def __repr__(self) -> str:  # the code stays out of logs and tracebacks
         return f"ClientCode(id={self.id}, status={self.status!r})"
@@ -51,18 +53,43 @@ async def for_client(db: AsyncSession, client_id: uuid.UUID, now: datetime) -> S
     """The client's codes of the last day, newest first (at most RECENT_LIMIT)."""
     rows = await repo.client_codes(db, client_id, now - RECENT, RECENT_LIMIT)
     keys = keys_of(db)
-    return [
-        ClientCode(
-            id=c.id,
-            code=_open(keys, c.code) if c.status == "pending" else None,
-            merchant=c.merchant,
-            amount=c.amount,
-            currency=c.currency,
-            status=c.status,
-            expires_at=c.expires_at,
-        )
-        for c in rows
-    ]
+    return [_client_code(c, keys) for c in rows]
+
+
+# The client app's two lists. A code is live while it can still be typed: `pending` and not
+# past `expires_at` (the worker marks a lapsed code `expired` only on its next pass, so the
+# clock decides here, not the status). Every other code is past, and shown without its value.
+
+
+async def live_for(db: AsyncSession, client_id: uuid.UUID, now: datetime) -> list[ClientCode]:
+    """The client's live codes, newest first, decrypted (at most RECENT_LIMIT)."""
+    rows = await repo.client_live_codes(db, client_id, now, RECENT_LIMIT)
+    keys = keys_of(db)
+    return [_client_code(c, keys) for c in rows]
+
+
+async def past_for(
+    db: AsyncSession, client_id: uuid.UUID, now: datetime, limit: int = RECENT_LIMIT
+) -> list[ClientCode]:
+    """The client's codes that can no longer serve, newest first, without their value: used,
+    declined or expired (a pending one past its time counts as expired)."""
+    rows = await repo.client_past_codes(db, client_id, now, limit)
+    return [_client_code(c, None, "expired" if c.status == "pending" else c.status) for c in rows]
+
+
+def _client_code(c: Code3ds, keys: KeySet | None, status: str | None = None) -> ClientCode:
+    """The row as its client sees it; the value opened only with `keys` and while pending."""
+    return ClientCode(
+        id=c.id,
+        code=_open(keys, c.code) if keys is not None and c.status == "pending" else None,
+        merchant=c.merchant,
+        amount=c.amount,
+        currency=c.currency,
+        status=status or c.status,
+        expires_at=c.expires_at,
+        card_id=c.card_id,
+        created_at=c.created_at,
+    )
 
 
 def _open(keys: KeySet, token: str | None) -> str | None:

@@ -279,6 +279,29 @@ async def record_decision(
         await conn.execute(_COUNT_SPEND, params)
 
 
+async def client_transactions(
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    card_id: uuid.UUID | None,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[CardTransaction], int]:
+    """The client's card transactions, newest first; `card_id` and `status` narrow them (the
+    client's own always: another client's card id finds nothing)."""
+    query = select(CardTransaction).where(
+        CardTransaction.client_id == client_id,
+        *listing.given((CardTransaction.card_id, card_id), (CardTransaction.status, status)),
+    )
+    return await listing.page(
+        session,
+        query,
+        order_by=(CardTransaction.created_at.desc(), CardTransaction.id.desc()),
+        offset=offset,
+        limit=limit,
+    )
+
+
 async def lock_card(session: AsyncSession, card_id: uuid.UUID) -> Card | None:
     query = (
         select(Card)
@@ -340,16 +363,37 @@ async def set_code_status(
     return int(result.rowcount or 0)
 
 
+def _client_codes_newest(client_id: uuid.UUID, *where: Any) -> Any:
+    return (
+        select(Code3ds)
+        .where(Code3ds.client_id == client_id, *where)
+        .order_by(Code3ds.created_at.desc(), Code3ds.id.desc())
+    )
+
+
 async def client_codes(
     session: AsyncSession, client_id: uuid.UUID, since: datetime, limit: int
 ) -> Sequence[Code3ds]:
-    query = (
-        select(Code3ds)
-        .where(Code3ds.client_id == client_id, Code3ds.created_at >= since)
-        .order_by(Code3ds.created_at.desc(), Code3ds.id.desc())
-        .limit(limit)
+    query = _client_codes_newest(client_id, Code3ds.created_at >= since)
+    return (await session.scalars(query.limit(limit))).all()
+
+
+async def client_live_codes(
+    session: AsyncSession, client_id: uuid.UUID, now: datetime, limit: int
+) -> Sequence[Code3ds]:
+    """The client's codes still pending and not past their time."""
+    query = _client_codes_newest(client_id, Code3ds.status == "pending", Code3ds.expires_at > now)
+    return (await session.scalars(query.limit(limit))).all()
+
+
+async def client_past_codes(
+    session: AsyncSession, client_id: uuid.UUID, now: datetime, limit: int
+) -> Sequence[Code3ds]:
+    """The client's codes no longer pending, or pending past their time."""
+    query = _client_codes_newest(
+        client_id, or_(Code3ds.status != "pending", Code3ds.expires_at <= now)
     )
-    return (await session.scalars(query)).all()
+    return (await session.scalars(query.limit(limit))).all()
 
 
 async def expire_codes(session: AsyncSession, now: datetime) -> int:

@@ -20,6 +20,8 @@ from paywarden.card_transactions import repository as repo
 from paywarden.card_transactions.repository import AuthorizationContext
 from paywarden.issuer.base import AuthorizationRequest, Decision, DeclineReason
 from paywarden.kit.logging import get_logger
+from paywarden.kit.pagination import Page, PageQuery
+from paywarden.models import CardTransaction
 from paywarden.models.cards import CARD_ACTIVE
 from paywarden.models.clients import BANNED
 from paywarden.wallets import service as wallets
@@ -159,3 +161,17 @@ def _refusal(
     if amount > 0 and ctx.balance - ctx.held < amount:
         return "insufficient_funds"
     return None
+
+
+async def client_transactions(
+    db: AsyncSession,
+    client_id: uuid.UUID,
+    q: PageQuery,
+    *,
+    card_id: uuid.UUID | None = None,
+    status: str | None = None,
+) -> Page[CardTransaction]:
+    """One page of the client's card transactions, newest first, of one of its cards and in
+    one status when given. The filters only narrow: never another client's rows."""
+    rows, total = await repo.client_transactions(db, client_id, card_id, status, q.offset, q.limit)
+    return Page(rows, q.page, q.limit, total)
