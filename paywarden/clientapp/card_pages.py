@@ -125,21 +125,13 @@ def _issuer(request: Request) -> IssuerAdapter:
     """The issuer adapter; none means the installation runs without the cards product."""
     adapter: IssuerAdapter | None = getattr(request.app.state, "issuer", None)
     if adapter is None:
-        raise web.Page(_error(request, 503, CARDS_OFF))
+        raise web.Page(web.error_page(request, 503, CARDS_OFF, back=TAB))
     return adapter
-
-
-def _error(request: Request, status: int, message: str, **more: Any) -> HTMLResponse:
-    """An error page that leads back to this tab."""
-    title = web.ERROR_TITLES.get(status, i18n.N_("Something went wrong"))
-    context = {"status": status, "message": message, "title": title, "back": TAB, "tab": "card"}
-    return web.render(request, "error.html", context, status_code=status, **more)
 
 
 def _refused(request: Request, exc: AppError) -> web.Page:
     """The service's refusal as a page in plain words (this tab's, then the shared ones)."""
-    message = REFUSALS.get(exc.code) or web.PLAIN_ERRORS.get(exc.code) or exc.message
-    return web.Page(_error(request, exc.status, message, headers=exc.headers))
+    return web.refusal(request, exc, REFUSALS, back=TAB)
 
 
 async def _calling(request: Request, call: Callable[[], Awaitable[T]]) -> T:
@@ -313,7 +305,7 @@ def _key(request: Request, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise web.Page(_error(request, 400, FORM_EXPIRED)) from None
+        raise web.Page(web.error_page(request, 400, FORM_EXPIRED, back=TAB)) from None
 
 
 @router.post("/cards")

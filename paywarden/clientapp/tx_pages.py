@@ -140,7 +140,9 @@ def _card_filter(request: Request, value: str, mine: dict[uuid.UUID, Card]) -> u
     except ValueError:
         card_id = None
     if card_id is None or card_id not in mine:
-        raise web.refusal(request, NotFound(), {"NOT_FOUND": CARD_NOT_YOURS})
+        raise web.refusal(
+            request, NotFound(), {"NOT_FOUND": CARD_NOT_YOURS}, back=f"{web.PREFIX}/tx"
+        )
     return card_id
 
 

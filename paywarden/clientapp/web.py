@@ -392,18 +392,31 @@ PLAIN_ERRORS = {
 }
 
 
-def refusal(request: Request, exc: AppError, plain: Mapping[str, str] | None = None) -> Page:
+def refusal(
+    request: Request,
+    exc: AppError,
+    plain: Mapping[str, str] | None = None,
+    *,
+    back: str | None = None,
+) -> Page:
     """An error page for a refused action, in plain words (`plain`, then PLAIN_ERRORS, then
-    the error's own message): `raise web.refusal(request, exc) from exc`."""
+    the error's own message), its "Back" leading to `back` (default: the wallet):
+    `raise web.refusal(request, exc) from exc`."""
     message = (plain or {}).get(exc.code) or PLAIN_ERRORS.get(exc.code) or exc.message
-    return Page(error_page(request, exc.status, message, headers=exc.headers))
+    return Page(error_page(request, exc.status, message, headers=exc.headers, back=back))
 
 
 def error_page(
-    request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    back: str | None = None,
 ) -> HTMLResponse:
     title = ERROR_TITLES.get(status, i18n.N_("Something went wrong"))
-    context = {"status": status, "message": message, "title": title, "back": None}
+    tab = back.removeprefix(PREFIX + "/") if back else ""
+    context = {"status": status, "message": message, "title": title, "back": back, "tab": tab}
     return render(request, "error.html", context, status_code=status, headers=headers)
 
 
