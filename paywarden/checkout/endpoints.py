@@ -11,14 +11,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
 
 from paywarden.checkout import service
 from paywarden.checkout.service import Checkout
+from paywarden.kit.qr import qr_svg
 from paywarden.kit.time import iso, utcnow
 from paywarden.kit.web import DbRoute, Session
 from paywarden.orders.errors import OrderNotFound
@@ -101,22 +100,6 @@ def _page_context(c: Checkout, request: Request) -> dict[str, Any]:
         "now_iso": iso(utcnow()),
         "status_url": request.url_for("checkout_status", order_id=str(c.order_id)).path,
     }
-
-
-def qr_svg(address: str) -> Markup:
-    """The address as an inline SVG QR code (no image request, nothing for the CSP to allow)."""
-    qr = segno.make(address, micro=False, error="m")
-    svg = qr.svg_inline(
-        scale=1,
-        border=4,
-        dark="#000",
-        light="#fff",
-        omitsize=True,
-        svgclass="qr-code",
-        lineclass=None,
-        title="QR code of the deposit address",
-    )
-    return Markup(svg)  # noqa: S704 - segno's own SVG of a server-side address, no user markup
 
 
 def _html(template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:

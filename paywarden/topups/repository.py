@@ -35,6 +35,10 @@ def add(session: AsyncSession, topup: Topup) -> None:
     session.add(topup)
 
 
+async def get(session: AsyncSession, topup_id: uuid.UUID) -> Topup | None:
+    return await session.get(Topup, topup_id)
+
+
 async def by_order(
     session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False
 ) -> Topup | None:

@@ -39,9 +39,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.checkout import service as checkout
 from paywarden.clients import service as clients
 from paywarden.config import Settings
 from paywarden.kit.crypto import keys_of
+from paywarden.kit.errors import NotFound
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.kit.time import utcnow
 from paywarden.merchants import keys
@@ -50,6 +52,7 @@ from paywarden.models.ledger import FEE_REVENUE, FX, ROUNDING, USD, USDT, USDT_R
 from paywarden.models.topups import CREDITED, EXPIRED, PENDING
 from paywarden.orders import events as order_events
 from paywarden.orders import service as orders
+from paywarden.orders.errors import DuplicateExternalId
 from paywarden.orders.events import OrderChanged
 from paywarden.orders.service import NewOrder
 from paywarden.plans import repository as plans_repo
@@ -58,6 +61,7 @@ from paywarden.subscriptions import service as subscriptions
 from paywarden.topups import repository as repo
 from paywarden.topups.errors import TopupAmountOutOfRange
 from paywarden.wallets import service as wallets
+from paywarden.wallets.errors import IdempotencyKeyReused
 from paywarden.wallets.service import Leg
 
 if TYPE_CHECKING:  # the process's settings: only read here
@@ -194,9 +198,19 @@ async def _internal_merchant(db: AsyncSession) -> Merchant:
 
 
 async def create(
-    db: AsyncSession, gateway: GatewayContext, client: Client, amount_usdt: int, *, base_url: str
+    db: AsyncSession,
+    gateway: GatewayContext,
+    client: Client,
+    amount_usdt: int,
+    *,
+    base_url: str,
+    topup_id: uuid.UUID | None = None,
 ) -> TopupCreated:
     """A top-up of `amount_usdt` micro-USDT: a gateway order of the internal merchant.
+
+    `topup_id`, the caller's own (a form's idempotency key), makes a retry answer the first
+    top-up: its order's external_id names it, and the orders' create is idempotent on that.
+    The same id with another amount, or another client's id: 409 IDEMPOTENCY_KEY_REUSED.
 
     403 CLIENT_BANNED; 400 VALIDATION_ERROR outside 1 USDT .. TOPUP_MAX_USDT.
     """
@@ -206,19 +220,27 @@ async def create(
             f"A top-up is between 1 and {_config.max_usdt // USDT_UNIT} USDT"
         )
     merchant = await _internal_merchant(db)
-    topup_id = uuid.uuid4()
-    order, _ = await orders.create(
-        db,
-        gateway,
-        merchant,
-        NewOrder(
-            external_id=f"topup-{topup_id}",
-            amount=amount_usdt,
-            callback_url=None,
-            expires_in=ORDER_TTL_SECONDS,
-            metadata={"topup_id": str(topup_id), "client_id": str(client.id)},
-        ),
-    )
+    topup_id = topup_id or uuid.uuid4()
+    try:
+        order, made = await orders.create(
+            db,
+            gateway,
+            merchant,
+            NewOrder(
+                external_id=f"topup-{topup_id}",
+                amount=amount_usdt,
+                callback_url=None,
+                expires_in=ORDER_TTL_SECONDS,
+                metadata={"topup_id": str(topup_id), "client_id": str(client.id)},
+            ),
+        )
+    except DuplicateExternalId as exc:  # the id's order was asked with other figures
+        raise IdempotencyKeyReused() from exc
+    if not made:  # a retry: the order's top-up was written with it
+        first = await repo.by_order(db, order.id)
+        if first is None:  # pragma: no cover - written in the order's transaction
+            raise NotFound("Top-up not found")
+        return _created(first, order, base_url)
     topup = Topup(
         id=topup_id,
         client_id=client.id,
@@ -229,6 +251,10 @@ async def create(
     )
     repo.add(db, topup)
     await db.flush()
+    return _created(topup, order, base_url)
+
+
+def _created(topup: Topup, order: Order, base_url: str) -> TopupCreated:
     return TopupCreated(
         topup=topup,
         order_id=order.id,
@@ -343,3 +369,55 @@ async def list_for_client(db: AsyncSession, client_id: uuid.UUID, page: PageQuer
 
 async def latest_for_client(db: AsyncSession, client_id: uuid.UUID) -> Topup | None:
     return await repo.latest_for_client(db, client_id)
+
+
+# What the client sees of a top-up, by its order's state on the checkout page and its own row.
+WAITING = "waiting"  # send the funds
+CONFIRMING = "confirming"  # the transfer is on chain, waiting for finality (or the credit)
+# CREDITED and EXPIRED as the row's statuses.
+FINAL_STATES = (CREDITED, EXPIRED)
+
+
+@dataclass(frozen=True)
+class TopupProgress:
+    topup: Topup
+    state: str  # waiting | confirming | credited | expired
+    address: str
+    amount: int  # micro-USDT to send
+    received: int  # micro-USDT seen so far
+    expires_at: datetime
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+async def for_client(db: AsyncSession, client_id: uuid.UUID, topup_id: uuid.UUID) -> Topup:
+    """The client's own top-up; another client's, or none: 404 NOT_FOUND (the same answer)."""
+    topup = await repo.get(db, topup_id)
+    if topup is None or topup.client_id != client_id:
+        raise NotFound("Top-up not found")
+    return topup
+
+
+async def progress(db: AsyncSession, client_id: uuid.UUID, topup_id: uuid.UUID) -> TopupProgress:
+    """Where the client's top-up stands: the checkout's view of its order (a pending order
+    past its time is over for the payer before the expiry job runs), then the credit."""
+    topup = await for_client(db, client_id, topup_id)
+    order = await checkout.status(db, str(topup.order_id))
+    if topup.status in FINAL_STATES:
+        state = topup.status
+    elif order.expired:
+        state = EXPIRED
+    elif order.state in (checkout.SEEN, checkout.DONE):
+        state = CONFIRMING
+    else:
+        state = WAITING
+    return TopupProgress(
+        topup=topup,
+        state=state,
+        address=order.address,
+        amount=topup.amount_usdt,
+        received=order.received_units,
+        expires_at=order.expires_at,
+    )

@@ -75,6 +75,59 @@ def quote(amount: int, from_currency: str, rate: Decimal, fee_bps: int) -> tuple
     return gross, fee, amount - min(used, amount)
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What a conversion would do now: the figures `convert` posts (see the module)."""
+
+    from_currency: str
+    to_currency: str
+    amount: int  # cents of from_currency debited
+    rate: Decimal  # the operators' rate: USD per EUR
+    fee_bps: int  # the plan's FX fee
+    gross: int  # cents of to_currency before the fee
+    fee: int
+    rem: int  # cents of from_currency kept on the rounding account
+
+    @property
+    def net(self) -> int:
+        """Cents of to_currency credited."""
+        return self.gross - self.fee
+
+
+def _check_request(from_currency: str, to_currency: str, amount: int) -> None:
+    if from_currency not in WALLET_CURRENCIES or to_currency not in WALLET_CURRENCIES:
+        raise ValidationFailed(f"currencies are {' and '.join(WALLET_CURRENCIES)}")
+    if from_currency == to_currency:
+        raise ValidationFailed("from and to must be different currencies")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValidationFailed("amount must be positive")
+
+
+async def _quote(
+    db: AsyncSession, client: Client, from_currency: str, to_currency: str, amount: int
+) -> Quote:
+    rate = await plans.current_rate(db)
+    fee_bps = await _fee_bps(db, client)
+    gross, fee, rem = quote(amount, from_currency, rate, fee_bps)
+    if gross - fee <= 0:
+        raise ValidationFailed("amount is too small to convert")
+    return Quote(from_currency, to_currency, amount, rate, fee_bps, gross, fee, rem)
+
+
+async def preview(
+    db: AsyncSession, client: Client, from_currency: str, to_currency: str, amount: int
+) -> Quote:
+    """The figures `convert` would post now, writing nothing: the same refusals (400
+    VALIDATION_ERROR, 409 FX_RATE_NOT_SET, 402 INSUFFICIENT_FUNDS past the available balance),
+    except that a banned client may look (the conversion itself refuses it)."""
+    _check_request(from_currency, to_currency, amount)
+    figures = await _quote(db, client, from_currency, to_currency, amount)
+    available = (await wallets.balances(db, client.id))[from_currency].available
+    if amount > available:
+        raise InsufficientFunds()
+    return figures
+
+
 async def _fee_bps(db: AsyncSession, client: Client) -> int:
     plan = await plans_repo.get(db, client.plan_id) if client.plan_id else None
     plan = plan or await plans.default_plan(db)
@@ -99,12 +152,7 @@ async def convert(
     repeat); with other currencies or another amount it is 409 IDEMPOTENCY_KEY_REUSED.
     """
     clients.ensure_can_change(client)
-    if from_currency not in WALLET_CURRENCIES or to_currency not in WALLET_CURRENCIES:
-        raise ValidationFailed(f"currencies are {' and '.join(WALLET_CURRENCIES)}")
-    if from_currency == to_currency:
-        raise ValidationFailed("from and to must be different currencies")
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ValidationFailed("amount must be positive")
+    _check_request(from_currency, to_currency, amount)
     # Scoped to the client: another client's same header value is another conversion.
     key = f"fx:{client.id}:{idempotency_key}" if idempotency_key else f"fx:{uuid.uuid4()}"
     if idempotency_key:
@@ -112,11 +160,8 @@ async def convert(
         first = await ledger.transaction_by_key(db, key)
         if first is not None:
             return await _replay(db, client, first, from_currency, to_currency, amount)
-    rate = await plans.current_rate(db)
-    gross, fee, rem = quote(amount, from_currency, rate, await _fee_bps(db, client))
-    net = gross - fee
-    if net <= 0:
-        raise ValidationFailed("amount is too small to convert")
+    q = await _quote(db, client, from_currency, to_currency, amount)
+    rate, gross, fee, rem, net = q.rate, q.gross, q.fee, q.rem, q.net
 
     async def system(code: str, currency: str) -> uuid.UUID:
         return await wallets.system_account(db, code, currency, spread_key=key)
