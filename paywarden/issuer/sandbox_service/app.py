@@ -9,7 +9,8 @@ Issuer API (header `Authorization: Bearer <ISSUER_API_KEY>`, else 401):
   POST  /oauth/token (form: grant_type=client_credentials, client_id, client_secret; no API key)
         -> {"access_token", ...}; a secret starting with "bad" is refused (401 invalid_client).
 Simulator (open: a development and test tool), see `simulator.py`:
-  POST /simulate/purchase | out-of-order | settle | expire | reversal | refund | duplicate,
+  POST /simulate/purchase | authenticate | out-of-order | settle | expire | reversal | refund |
+  duplicate,
   GET /simulate/transactions/{id}, GET /simulate/events.
 """
 
@@ -63,7 +64,12 @@ class Purchase(_Amount):
     merchant: str | None = Field(default=None, max_length=200)
     mcc: str | None = Field(default=None, pattern=r"^\d{4}$")
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    three_ds: bool | Literal["fail"] | None = None
+    three_ds: bool | Literal["fail", "wait"] | None = None
+
+
+class Authenticate(RequestModel):
+    transaction_id: str
+    otp: str = Field(min_length=1, max_length=20)
 
 
 class ByTransaction(_Amount):
@@ -215,6 +221,10 @@ def create_sandbox_app(
             three_ds=body.three_ds,
         )
         return outcome.render()
+
+    @app.post("/simulate/authenticate")
+    async def authenticate(body: Authenticate) -> dict[str, Any]:
+        return (await simulator.authenticate(body.transaction_id, body.otp)).render()
 
     @app.post("/simulate/out-of-order")
     async def out_of_order(body: Purchase) -> dict[str, Any]:

@@ -40,7 +40,9 @@ STAND_IN_CODE = "91"  # the program manager did not answer: the issuer declines 
 THREE_DS_FAILED_CODE = "1A"
 PROGRAM_SHORT_CODE = "51"
 MerchantInfo = dict[str, str | None]  # name, mcc, country of a simulated purchase
-ThreeDs = bool | str | None  # True: an OTP is sent; "fail": sent, then the check fails
+# True: an OTP is sent; "fail": sent, then the check fails; "wait": sent, and the purchase
+# waits for the shopper to type it (`authenticate`).
+ThreeDs = bool | str | None
 
 
 def _iso(value: datetime) -> str:
@@ -55,10 +57,11 @@ class Outcome:
     def render(self) -> dict[str, Any]:
         tx = self.transaction
         approved = tx.response_code == APPROVED_CODE
+        undecided = tx.response_code is None  # still authenticating: no decline to name
         return {
             "transaction_id": tx.id,
             "approved": approved,
-            "decline_reason": None if approved else decline_reason(tx.response_code),
+            "decline_reason": None if approved or undecided else decline_reason(tx.response_code),
             "response_code": tx.response_code,
             "status": tx.status,
             "events": self.events,
@@ -158,7 +161,7 @@ class Simulator:
                 "transaction_amount": from_cents(tx.merchant_amount),
                 "transaction_currency": tx.merchant_currency,
                 "merchant": tx.merchant,
-                "three_ds_authenticated": tx.three_ds is True,
+                "three_ds_authenticated": tx.three_ds is True or tx.authenticated,
                 "created_at": _iso(tx.created_at),
             },
             separators=(",", ":"),
@@ -214,11 +217,31 @@ class Simulator:
         if card.status == "CLOSED":  # a closed card is the issuer's to decline: nobody is asked
             await self._issuer_decline(outcome, CLOSED_CARD_CODE)
             return outcome
-        if three_ds in (True, "fail"):
-            await self._send_otp(outcome)
+        if three_ds in (True, "fail", "wait"):
+            await self._send_otp(outcome, wait=three_ds == "wait")
+            if three_ds == "wait":  # the shopper types the code: `authenticate` goes on
+                return outcome
             if three_ds == "fail":
                 await self._issuer_decline(outcome, THREE_DS_FAILED_CODE)
                 return outcome
+        return await self._authorize(outcome, card)
+
+    async def authenticate(self, transaction_id: str, otp: str) -> Outcome:
+        """The shopper types the code of a waiting purchase (three_ds "wait"): right and in
+        time, the purchase goes on as a 3-D Secure one; wrong or lapsed, it is declined."""
+        async with self.lock:
+            tx = self.state.transaction(transaction_id)
+            passed = self.state.authenticate(tx, otp, datetime.now(UTC))
+            card = self.state.card(tx.card_id)
+        outcome = Outcome(tx)
+        if not passed:
+            await self._issuer_decline(outcome, THREE_DS_FAILED_CODE)
+            return outcome
+        return await self._authorize(outcome, card)
+
+    async def _authorize(self, outcome: Outcome, card: Card) -> Outcome:
+        """The authorization proper: the program balance, then our answer, then settlement."""
+        tx = outcome.transaction
         if self.state.balances[tx.currency] < tx.amount:  # the program account itself is short
             await self._issuer_decline(outcome, PROGRAM_SHORT_CODE)
             return outcome
@@ -323,10 +346,15 @@ class Simulator:
             self._tx_data(outcome.transaction, response_code=code),
         )
 
-    async def _send_otp(self, outcome: Outcome) -> None:
+    async def _send_otp(self, outcome: Outcome, *, wait: bool = False) -> None:
+        """The code to the cardholder; `wait`: kept until the shopper types it."""
         tx = outcome.transaction
         otp = f"{secrets.randbelow(1_000_000):06d}"
-        data = self._tx_data(tx, otp=otp, expires_at=_iso(datetime.now(UTC) + OTP_TTL))
+        expires_at = datetime.now(UTC) + OTP_TTL
+        if wait:
+            async with self.lock:
+                self.state.await_otp(tx, otp, expires_at)
+        data = self._tx_data(tx, otp=otp, expires_at=_iso(expires_at))
         await self._emit(outcome, "authentication.otp", data)
 
     def _schedule_settlement(self, tx: Transaction) -> None:

@@ -6,6 +6,7 @@ Rules only, no HTTP and no I/O: `simulator.py` sends what these changes imply. A
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,13 +98,18 @@ class Transaction:
     merchant_currency: str
     merchant: dict[str, str | None]
     three_ds: bool | str | None
-    status: str = "pending"  # pending approved declined settled reversed expired refunded
+    # pending authenticating approved declined settled reversed expired refunded
+    status: str = "pending"
     response_code: str | None = None
     settled: int = 0  # billing
     merchant_settled: int = 0
     refunded: int = 0  # billing
     merchant_refunded: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # three_ds "wait": the code the shopper must type, until typed or lapsed (kept out of repr)
+    otp: str | None = field(default=None, repr=False)
+    otp_expires_at: datetime | None = None
+    authenticated: bool = False  # the shopper typed the right code in time
 
 
 @dataclass
@@ -203,6 +209,21 @@ class SandboxState:
         )
         self.transactions[tx.id] = tx
         return tx
+
+    def await_otp(self, tx: Transaction, otp: str, expires_at: datetime) -> None:
+        """The purchase waits for the shopper to type `otp` (three_ds "wait")."""
+        tx.status, tx.otp, tx.otp_expires_at = "authenticating", otp, expires_at
+
+    def authenticate(self, tx: Transaction, otp: str, now: datetime) -> bool:
+        """The shopper typed `otp`: True when right and in time. Either way the code is spent
+        and the purchase goes on (`pending`), to its authorization or to a decline."""
+        self._expect(tx, "authenticating")
+        expected, expires_at = tx.otp or "", tx.otp_expires_at
+        tx.status, tx.otp, tx.otp_expires_at = "pending", None, None
+        in_time = expires_at is not None and now < expires_at
+        right = hmac.compare_digest(otp.encode(), expected.encode()) and bool(expected)
+        tx.authenticated = right and in_time
+        return tx.authenticated
 
     def decline(self, tx: Transaction, code: str) -> None:
         tx.status, tx.response_code = "declined", code
