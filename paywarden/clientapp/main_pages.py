@@ -196,9 +196,16 @@ async def topup_page(topup_id: str, request: Request, me: SignedIn, db: Session)
         "title": i18n.N_("Top up with USDT"),
         "banner": await web.banner_for(db, "main"),
         "qr": qr_svg(progress.address, title=i18n._("QR code of the deposit address")),
+        # On the devnet nobody holds real USDT: the page says how to pay it from the CLI.
+        "devnet_order": progress.topup.order_id if _on_devnet(request) else None,
         **_topup_context(progress),
     }
     return web.render(request, "main/topup.html", context)
+
+
+def _on_devnet(request: Request) -> bool:
+    settings = request.app.state.settings
+    return settings.tron_network == "devnet" and not settings.is_production
 
 
 @router.get("/topups/{topup_id}/status", response_class=HTMLResponse)

@@ -148,6 +148,9 @@ async def test_topup_page_shows_what_and_where_to_pay(
     assert f'hx-get="/app/topups/{topup_id}/status" hx-trigger="every 2s"' in html
     assert f'href="/app/topups/{topup_id}" id="refresh"' in html
     assert "img-src 'self' data:" in page.headers["content-security-policy"]
+    # On the devnet the page says how to pay it from the CLI, with the order's id.
+    order_id = (await topup_row(db, topup_id)).order_id
+    assert f"paywarden devnet pay {order_id}</code>" in html
     # The wallet's balances card points back to the open top-up.
     assert f'href="/app/topups/{topup_id}"' in (await http.get(MAIN)).text
     card = await http.get("/app/main/balances", headers=HX)
