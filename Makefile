@@ -58,13 +58,14 @@ bench: install services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# The console's catalogs: extract every string (Python and templates under paywarden/console)
-# into locale/messages.pot, merge it into each language's .po, compile the .mo files, and list
-# the strings still without a Russian translation (translate them in locale/ru/LC_MESSAGES).
+# The catalogs of both UIs: extract every string (Python and templates under paywarden/console and
+# paywarden/clientapp) into locale/messages.pot, merge it into each language's .po, compile the
+# .mo files, and list the strings still without a Russian translation (in locale/ru/LC_MESSAGES).
 i18n: install
 	$(BIN)/python -c "import sys; from paywarden.console.i18n import main; sys.exit(main(['update']))"
 
-# Every console page at 390 px and 1440 px into docs/screenshots/ (a fresh SQLite app, seeded).
+# Every console page at 390 px and 1440 px, and every tab of the client app at 390 px, into
+# docs/screenshots/ (a fresh SQLite app, seeded).
 screenshots: install browser
 	$(BIN)/python scripts/screenshots.py
 
