@@ -162,7 +162,7 @@ async def seed_services(env: dict[str, str], images: list[bytes]) -> dict[str, A
         var_dir=Path(env["VAR_DIR"]),
     )
     db = database(settings)
-    made: dict[str, Any] = {"clients": []}
+    made: dict[str, Any] = {"clients": [], "env": env}
     try:
         async with db.transaction() as session:
             await plans.create(
@@ -442,6 +442,32 @@ def launch_fragment(external_user_id: str, first_name: str, theme: dict[str, str
     return "#" + urlencode(params, quote_via=quote)
 
 
+async def issuer_card_ids(env: dict[str, str], client_id: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from paywarden.config import Settings
+    from paywarden.context import database
+    from paywarden.models import Card
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="development",
+        database_url=env["DATABASE_URL"],
+        var_dir=Path(env["VAR_DIR"]),
+    )
+    db = database(settings)
+    try:
+        async with db.transaction() as session:
+            rows = await session.scalars(
+                select(Card.issuer_card_id).where(
+                    Card.client_id == client_id, Card.status == "active"
+                )
+            )
+            return [str(r) for r in rows]
+    finally:
+        await db.dispose()
+
+
 DARK_THEME = {
     "bg_color": "#17212b",
     "text_color": "#f5f5f5",
@@ -456,9 +482,23 @@ DARK_THEME = {
 async def app_shots(
     browser: Browser, base: str, made: dict[str, Any], out: Path, only: set[str] | None
 ) -> list[Path]:
-    """Every tab of the client app, opened as a Mini App by the first seeded client."""
-    _, external = made["clients"][0]
+    """Every tab of the client app, opened as a Mini App by the first seeded client, with a
+    3-D Secure code waiting (a sandbox purchase that waits for it)."""
+    client_id, external = made["clients"][0]
     saved: list[Path] = []
+    async with httpx.AsyncClient(base_url=base + "/sandbox-issuer", timeout=20) as sandbox:
+        for card_id in await issuer_card_ids(made["env"], client_id):
+            await sandbox.post(
+                "/simulate/purchase",
+                json={
+                    "card_id": card_id,
+                    "amount": "23.40",
+                    "currency": "EUR",
+                    "merchant": "Booking.com",
+                    "three_ds": "wait",
+                },
+            )
+            break
     for suffix, theme in (("", None), ("-dark", DARK_THEME)):
         context = await browser.new_context(
             viewport={"width": 390, "height": 844},
@@ -480,7 +520,12 @@ async def app_shots(
                 if not answer or answer.status != 200:
                     print(f"  /app/{tab}: HTTP {answer.status if answer else 0}", file=sys.stderr)
                 target = out / f"{name}-390.png"
-                await page.screenshot(path=str(target), full_page=True)
+                # The tab bar is fixed to the screen's bottom: a screen as tall as the page
+                # shows it there, where a full-page shot would leave it mid-page.
+                tall = await page.evaluate("document.documentElement.scrollHeight")
+                await page.set_viewport_size({"width": 390, "height": max(844, tall)})
+                await page.screenshot(path=str(target))
+                await page.set_viewport_size({"width": 390, "height": 844})
                 saved.append(target)
                 print(target.relative_to(ROOT) if target.is_relative_to(ROOT) else target)
         finally:

@@ -40,7 +40,8 @@ T = TypeVar("T")
 TAB = f"{PREFIX}/card"
 REVEAL_SECONDS = 60
 
-STATES = {"active": i18n.N_("Active"), "frozen": i18n.N_("Frozen"), "closed": i18n.N_("Closed")}
+# "active" is said in the template with its context (the word's gender differs in Russian).
+STATES = {"frozen": i18n.N_("Frozen"), "closed": i18n.N_("Closed")}
 # What the tab says after an action (`?done=<action>`).
 DONE = {
     "issue": i18n.N_("Your new card is ready to use."),

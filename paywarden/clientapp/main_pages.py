@@ -27,9 +27,7 @@ from paywarden.models.ledger import EUR, USD
 from paywarden.plans.amounts import (
     MAX_CENTS,
     RATE_DECIMALS,
-    format_bps,
     format_cents,
-    format_rate,
 )
 from paywarden.topups import service as topups
 from paywarden.topups.service import TopupProgress
@@ -234,7 +232,7 @@ def _parsed_conversion(values: dict[str, str]) -> tuple[str, int] | str:
 
 
 def _rate_text(rate: Decimal) -> str:
-    return f"1 EUR = {format_rate(int(rate.scaleb(RATE_DECIMALS)))} USD"
+    return f"1 EUR = {web.rate(int(rate.scaleb(RATE_DECIMALS)))} USD"
 
 
 def _quote_rows(q: Quote) -> list[tuple[str, str]]:
@@ -242,7 +240,7 @@ def _quote_rows(q: Quote) -> list[tuple[str, str]]:
         (i18n.N_("You exchange"), web.money(q.amount, q.from_currency)),
         (i18n.N_("Rate"), _rate_text(q.rate)),
         (i18n.N_("Amount at this rate"), web.money(q.gross, q.to_currency)),
-        (i18n.N_("Exchange fee"), f"{web.money(q.fee, q.to_currency)} ({format_bps(q.fee_bps)}%)"),
+        (i18n.N_("Exchange fee"), f"{web.money(q.fee, q.to_currency)} ({web.percent(q.fee_bps)})"),
         (i18n.N_("You get"), web.money(q.net, q.to_currency)),
     ]
 

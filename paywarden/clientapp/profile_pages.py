@@ -19,7 +19,6 @@ from paywarden.kit.errors import AppError
 from paywarden.kit.web import Session
 from paywarden.models import Plan
 from paywarden.plans import service as plans
-from paywarden.plans.amounts import format_bps, format_rate
 from paywarden.subscriptions import service as subscriptions
 from paywarden.support import service as support
 
@@ -63,14 +62,6 @@ _TELEGRAM_HANDLE = re.compile(r"^@([A-Za-z0-9_]{4,32})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def percent(bps: int) -> str:
-    """Basis points as the language writes a percent: `1.5 %`, ru `1,5 %`."""
-    number = format_bps(bps)
-    if i18n.current_language() != "en":
-        number = number.replace(".", ",")
-    return f"{number} %"
-
-
 def terms(plan: Plan, max_active: int) -> list[tuple[str, str]]:
     """What a client pays and gets on `plan`: (label marked for translation, value)."""
     return [
@@ -78,8 +69,8 @@ def terms(plan: Plan, max_active: int) -> list[tuple[str, str]]:
         (i18n.N_("Cards included"), str(plan.cards_included)),
         (i18n.N_("Each card past those"), web.money(plan.card_issue_fee, plan.currency)),
         (i18n.N_("Open cards at most"), str(max_active)),
-        (i18n.N_("Top-up fee"), percent(plan.topup_fee_bps)),
-        (i18n.N_("EUR⇄USD conversion fee"), percent(plan.fx_fee_bps)),
+        (i18n.N_("Top-up fee"), web.percent(plan.topup_fee_bps)),
+        (i18n.N_("EUR⇄USD conversion fee"), web.percent(plan.fx_fee_bps)),
     ]
 
 
@@ -168,7 +159,9 @@ async def plan_preview(
     if change.fee_currency is None:
         charged = i18n._("Nothing: this plan is free")
     elif change.fee_currency == plan.currency:
-        charged = i18n._("%(amount)s from your EUR wallet", amount=fee)
+        charged = i18n._(
+            "%(amount)s from your %(currency)s wallet", amount=fee, currency=change.fee_currency
+        )
     else:
         rate = await plans.rate(db)
         assert rate is not None  # the USD route exists only with a rate
@@ -176,7 +169,7 @@ async def plan_preview(
             "%(amount)s from your USD wallet (%(eur)s at %(rate)s USD per EUR)",
             amount=fee,
             eur=web.money(plan.monthly_fee, plan.currency),
-            rate=format_rate(rate.eur_usd_micros),
+            rate=web.rate(rate.eur_usd_micros),
         )
     new = terms(plan, change.max_active_after)
     old = terms(change.current, change.max_active_before) if change.current else None

@@ -39,6 +39,7 @@ from paywarden.kit.errors import AppError, NotFound
 from paywarden.kit.logging import get_logger
 from paywarden.kit.web import DbRoute, Session
 from paywarden.models.clients import BANNED
+from paywarden.plans.amounts import format_bps, format_rate
 from paywarden.web_users.errors import ClientUnauthorized as WebUnauthorized
 from paywarden.web_users.tokens import COOKIE_NAME
 
@@ -74,7 +75,7 @@ templates = Environment(
 )
 # One set of catalogs for the console and the client app (console/i18n.py, `make i18n`).
 templates.install_gettext_callables(  # type: ignore[attr-defined]
-    i18n.gettext, i18n.ngettext, newstyle=True
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
 )
 templates.filters["t"] = i18n.t
 i18n.compile_catalogs()
@@ -112,6 +113,20 @@ def when(value: datetime | str | None) -> Markup:
         else i18n.format_when(moment)
     )
     return Markup('<time datetime="{0}">{1} UTC</time>').format(iso, shown)
+
+
+def _decimal_mark(number: str) -> str:
+    return number if i18n.current_language() == "en" else number.replace(".", ",")
+
+
+def percent(bps: int) -> str:
+    """Basis points as the language writes a percent: `1.5 %`, ru `1,5 %`."""
+    return f"{_decimal_mark(format_bps(bps))} %"
+
+
+def rate(micros: int) -> str:
+    """The operators' EUR/USD rate as the language writes it: `1.0850`, ru `1,0850`."""
+    return _decimal_mark(format_rate(micros))
 
 
 templates.filters["money"] = money

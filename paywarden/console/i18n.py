@@ -41,7 +41,7 @@ LOCALE_DIR = CONSOLE_DIR / "locale"
 POT_FILE = LOCALE_DIR / f"{DOMAIN}.pot"
 
 # Babel's extraction: Python with these keywords, the console's Jinja2 templates.
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 METHOD_MAP = [
     ("**.py", "python"),
     ("**/templates/**.html", "jinja2"),
@@ -174,6 +174,12 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_language.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` as meant in `context`: one English word, two Russian genders (a card is
+    "Активна", a plan "Активен")."""
+    return translations(_language.get()).pgettext(context, message)
 
 
 def _(message: str, **variables: Any) -> str:

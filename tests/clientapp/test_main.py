@@ -297,7 +297,7 @@ async def test_the_preview_shows_what_the_exchange_does(
         "100.00 EUR",
         "1 EUR = 1.0850 USD",
         "108.50 USD",
-        "0.55 USD (0.5%)",
+        "0.55 USD (0.5 %)",
         "107.95 USD",
     ):
         assert shown in html, shown
