@@ -130,7 +130,7 @@ async def signup(request: Request, db: Session) -> HTMLResponse:
             request, "signup.html", values, _field_errors(exc), status_code=400, title=title
         )
     try:
-        await web_users.signup(
+        user = await web_users.signup(
             db, request.app.state.web_users, body.email, body.password, client_ip(request)
         )
     except AppError as exc:
@@ -140,7 +140,7 @@ async def signup(request: Request, db: Session) -> HTMLResponse:
         )
         raise Page(page) from exc
     return web.render(
-        request, "signup_sent.html", {"email": body.email, "title": i18n.N_("Check your e-mail")}
+        request, "signup_sent.html", {"email": user.email, "title": i18n.N_("Check your e-mail")}
     )
 
 
