@@ -101,6 +101,20 @@ RULES = [
         lambda m: file_name(m) in ENDPOINTS | REPOSITORIES,
         "console/, clientapp/ -> services and schemas, never endpoints or repositories",
     ),
+    # reconcile/ reads across both products (a top-level composition, like worker.py): it
+    # calls services and keeps its own SQL, and only cli.py starts it.
+    Rule(
+        frozenset({"reconcile"}),
+        None,
+        lambda m: file_name(m) in ENDPOINTS | REPOSITORIES,
+        "reconcile/ -> services, models, tron/; never endpoints or other repositories",
+    ),
+    Rule(
+        GATEWAY | CARDS | SHARED | UIS | {"kit", "models", "tron", "issuer", "worker", "app"},
+        None,
+        lambda m: package(m) == "reconcile",
+        "nothing imports reconcile/ but cli.py",
+    ),
     # "Events, not call-backs": the outbox tells the orders through the bus (kit/events).
     Rule(
         frozenset({"webhooks"}),
