@@ -48,6 +48,15 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _development_only(what: str) -> Settings:
+    """Production fails closed: a stand-in for the outside world refuses to start there."""
+    settings = _settings()
+    if settings.is_production:
+        typer.echo(f"ENV=production: {what} is for development and tests only", err=True)
+        raise typer.Exit(2)
+    return settings
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
@@ -249,6 +258,7 @@ def devnet(
     """Run the TRON devnet alone: TronGrid's API at http://HOST:PORT/devnet (state in memory)."""
     if ctx.invoked_subcommand is not None:
         return
+    _development_only("the devnet")
     from fastapi import FastAPI
 
     from paywarden.tron.devnet import mount_devnet
@@ -273,7 +283,8 @@ def devnet_pay(
     ] = True,
 ) -> None:
     """Pay an order from a devnet customer, as a shopper's wallet would: a signed USDT transfer to
-    its deposit address on the devnet of the running app (PUBLIC_BASE_URL/devnet)."""
+    its deposit address on the devnet the app reads: TRONGRID_URL when set, else the one the
+    running app serves (PUBLIC_BASE_URL/devnet)."""
     settings = _settings()
     if settings.tron_network != "devnet":
         typer.echo(
@@ -307,7 +318,9 @@ def devnet_pay(
     if micro <= 0:
         typer.echo("the order expects nothing more: pass --amount to pay it anyway", err=True)
         raise typer.Exit(1)
-    control = f"{settings.public_base_url}/devnet"
+    # A devnet of its own (TRONGRID_URL, as the scaled set-up runs it), else the app's own.
+    urls = settings.trongrid_base_urls
+    control = urls[0] if urls else f"{settings.public_base_url}/devnet"
     with httpx.Client(base_url=control, timeout=10) as http:
         paid = http.post("/pay", json={"to": address, "amount": micro})
         if paid.status_code != 200:
@@ -347,7 +360,7 @@ def sandbox_issuer(
     at it with ISSUER_URL=http://HOST:PORT."""
     from paywarden.issuer.sandbox_service import create_sandbox_app
 
-    settings = _settings()
+    settings = _development_only("the sandbox issuer")
     key, secrets = settings.issuer_key(), settings.issuer_secrets()
     if not key or not (secret or secrets):
         typer.echo("configuration error: set ISSUER_API_KEY and ISSUER_WEBHOOK_SECRETS", err=True)

@@ -196,3 +196,25 @@ async def test_no_issuer_loops_without_an_issuer(production_app: FastAPI, app: F
 async def test_development_mounts_the_devnet_and_the_sandbox(app: FastAPI) -> None:
     mounts = {r.path for r in app.routes if isinstance(r, Mount)}
     assert {"/devnet", "/sandbox-issuer"} <= mounts
+
+
+@pytest.mark.parametrize(
+    ("command", "what"), [("devnet", "the devnet"), ("sandbox-issuer", "the sandbox issuer")]
+)
+async def test_the_stand_ins_refuse_to_start_in_production(
+    tmp_path: Path, database_url: str, command: str, what: str
+) -> None:
+    env = _environment(tmp_path, database_url, **PRODUCTION, ISSUER_API_KEY="k" * 24)
+    process = await asyncio.create_subprocess_exec(
+        PAYWARDEN,
+        command,
+        "--port",
+        str(free_port()),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2, (out, err)
+    assert err.decode().strip() == f"ENV=production: {what} is for development and tests only"

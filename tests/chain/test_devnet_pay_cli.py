@@ -53,3 +53,16 @@ async def test_clear_refusals(chain: Chain, database_url: str) -> None:
     code, out = await run_cli(database_url, "devnet", "pay", str(uuid.uuid4()), env=nile)
     assert code == 2
     assert "no devnet" in out
+
+
+async def test_a_devnet_of_its_own_is_paid_where_trongrid_url_points(
+    chain: Chain, database_url: str
+) -> None:
+    """The scaled set-up runs the devnet alone (TRONGRID_URL): paying on the app's own would
+    pay a chain the scanner never reads."""
+    order = await chain.order("3")
+    env = {**_env(chain), "PUBLIC_BASE_URL": "http://127.0.0.1:9", "TRONGRID_URL": chain.devnet.url}
+    code, out = await run_cli(database_url, "devnet", "pay", order["id"], env=env)
+    assert code == 0, out
+    await chain.scan()
+    assert (await chain.order_row(order["id"])).status == "confirmed"
