@@ -305,12 +305,16 @@ class Load:
     # ---- chaos ----------------------------------------------------------------------------
 
     async def kills(self) -> None:
-        targets: list[Proc] = self.platform.replicas + self.platform.workers
+        every: list[Proc] = self.platform.replicas + self.platform.workers
+        # From the RSS mark on, the last replica and the last worker are spared, so that the
+        # memory bar compares processes that lived from the mark to the end.
+        after_mark = self.platform.replicas[:-1] + self.platform.workers[:-1]
         while True:
             await self.pause(10, 30)
             if self.stop.is_set():
                 return
-            victim = self.rng.choice(targets)
+            marked = "mark" in self.platform.sup.sampled_at
+            victim = self.rng.choice(after_mark if marked else every)
             window = [time.monotonic(), 0.0]
             if victim.port is not None:
                 self.stats.kill_windows.append(window)

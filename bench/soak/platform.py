@@ -232,11 +232,15 @@ async def start(
     sandbox = sup.add(Proc("sandbox", cmds["sandbox"], env, cwd, ports.sandbox))
     proxy = sup.add(Proc("proxy", cmds["proxy"], dict(os.environ), cwd, ports.proxy))
     await wait_http(f"{ports.devnet_url}/state", devnet)
-    async with httpx.AsyncClient(timeout=10) as client:  # TRX for the sweeps' fees
-        answer = await client.post(
-            f"{ports.devnet_url}/faucet", json={"address": hot, "trx": 1_000_000 * 1_000_000}
-        )
-        answer.raise_for_status()
+    async with httpx.AsyncClient(timeout=10) as client:
+        # TRX for the sweeps' fees, and for the paying customers' energy: each USDT transfer
+        # burns ~13 TRX, and their 10,000 TRX would run out within minutes of a long soak.
+        customers = (await client.get(f"{ports.devnet_url}/state")).json()["customers"]
+        for address in [hot, *(c["address"] for c in customers)]:
+            answer = await client.post(
+                f"{ports.devnet_url}/faucet", json={"address": address, "trx": 10**12}
+            )
+            answer.raise_for_status()
     replicas = []
     for n, port in enumerate(ports.replicas, 1):
         replicas.append(sup.add(Proc(f"api{n}", cmds[f"api{n}"], env, cwd, port)))
