@@ -8,9 +8,9 @@ serve --no-worker` replicas behind a round-robin TCP proxy on 127.0.0.1 (bench/s
 30 % of requests and is slow on 10 %. For --minutes it drives merchants (orders paid exact,
 partial, over, late, never), bot clients (top-ups, conversions, cards, purchases approved,
 declined, 3-D Secure, refunds) and an operator reading the dashboards, while it SIGKILLs a
-random replica or worker every 10-30 s (started again at once, the same command; from the
-2-minute RSS mark on the last replica and the last worker are spared, so that the memory bar
-compares processes that lived to the end) and reorgs the devnet's unsolidified blocks every
+random replica or worker every 10-30 s (started again at once, the same command; the last
+replica and the last worker are spared, so that the memory bar compares processes that lived
+the whole run) and reorgs the devnet's unsolidified blocks every
 minute. Then it stops the load, waits for the queues to
 drain, runs `paywarden ledger check` and `paywarden reconcile --json`, and prints the report and
 the verdict against the bar (exit 1 when missed, 2 when the platform could not run).

@@ -305,16 +305,15 @@ class Load:
     # ---- chaos ----------------------------------------------------------------------------
 
     async def kills(self) -> None:
-        every: list[Proc] = self.platform.replicas + self.platform.workers
-        # From the RSS mark on, the last replica and the last worker are spared, so that the
-        # memory bar compares processes that lived from the mark to the end.
-        after_mark = self.platform.replicas[:-1] + self.platform.workers[:-1]
+        # The last replica and the last worker are never killed: the memory bar needs a replica
+        # and a worker that lived the whole run (one restarted near the mark is still warming
+        # up, and its growth says nothing). The others die every 10-30 s.
+        targets: list[Proc] = self.platform.replicas[:-1] + self.platform.workers[:-1]
         while True:
             await self.pause(10, 30)
             if self.stop.is_set():
                 return
-            marked = "mark" in self.platform.sup.sampled_at
-            victim = self.rng.choice(after_mark if marked else every)
+            victim = self.rng.choice(targets)
             window = [time.monotonic(), 0.0]
             if victim.port is not None:
                 self.stats.kill_windows.append(window)
