@@ -269,6 +269,7 @@ def devnet(
         root, "/devnet", block_seconds=block_seconds or None, solidify_depth=solidify_depth
     )
     typer.echo(f"TronGrid base URL: http://{host}:{port}/devnet (a restart starts a fresh chain)")
+    typer.echo(f"Explorer: http://{host}:{port}/devnet/explorer/")
     uvicorn.run(root, host=host, port=port, log_config=None, access_log=False)
 
 

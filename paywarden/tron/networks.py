@@ -44,10 +44,11 @@ PRESETS = {
 
 
 def network_for(name: str, public_base_url: str, trongrid_url: str | None = None) -> Network:
-    """The preset for `name`; the devnet lives inside this app, under /devnet."""
+    """The preset for `name`; the devnet lives inside this app, under /devnet, and its explorer
+    (server-rendered, so its links are paths, not tronscan's fragments) under /devnet/explorer."""
     if name == "devnet":
         base = f"{public_base_url}/devnet"
-        preset = Network("devnet", PRESETS["mainnet"].usdt_contract, base, f"{base}/explorer/#")
+        preset = Network("devnet", PRESETS["mainnet"].usdt_contract, base, f"{base}/explorer")
     else:
         preset = PRESETS[name]
     if trongrid_url:
