@@ -8,7 +8,9 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -132,4 +134,26 @@ async def serve(app: FastAPI, *, lifespan: str = "on") -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+        sock.close()
+
+
+@contextlib.contextmanager
+def serve_on_thread(app: FastAPI) -> Iterator[str]:
+    """Serve `app` with uvicorn on a thread of its own, for a synchronous client in the test
+    (tronpy); yields its base URL, stops it after."""
+    sock = free_socket()
+    config = uvicorn.Config(app, log_config=None, lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the server stopped before it started"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
         sock.close()

@@ -40,6 +40,14 @@ CONTRACTS: dict[str, tuple[int, list[tuple[int, str, str]]]] = {
             (6, "token_id", INT),
         ],
     ),
+    "FreezeBalanceV2Contract": (
+        54,
+        [(1, "owner_address", ADDRESS), (2, "frozen_balance", INT), (3, "resource", RESOURCE)],
+    ),
+    "UnfreezeBalanceV2Contract": (
+        55,
+        [(1, "owner_address", ADDRESS), (2, "unfreeze_balance", INT), (3, "resource", RESOURCE)],
+    ),
     "DelegateResourceContract": (
         57,
         [

@@ -188,7 +188,9 @@ async def test_insufficient_balance_is_refused(
         devnet, await trx_transfer(tron, devnet.client, owner, address_of(payee), 6 * SUN)
     )
     assert error.code == "CONTRACT_VALIDATE_ERROR"
-    assert error.message == "Validate TransferContract error, balance is not sufficient."
+    assert error.message == (
+        "Contract validate error : Validate TransferContract error, balance is not sufficient."
+    )
     # An account never activated cannot send at all.
     ghost = new_key()
     error = await refused(

@@ -2,9 +2,10 @@
 
 TronGrid paths (`/wallet/...`, `/walletsolidity/...`, `/v1/...`) answer as java-tron and
 TronGrid do: HTTP 200 with `{"Error": ...}` or a `code` for a refused call, TronGrid v1's
-`{"success": false, "error": ...}` for a bad query. Responses use non-visible JSON (addresses as
-"41..." hex), except TronGrid v1's events and accounts, which use its own forms. Requests may
-give addresses in either form.
+`{"success": false, "error": ...}` for a bad query. The java-tron paths (handlers in `wallet.py`)
+answer in non-visible JSON (addresses as "41..." hex) unless the request says `visible` (JSON
+true, or "true" in the query string): then base58 everywhere, raw_data included. TronGrid v1's
+events, accounts and TRC-20 history use its own forms. Requests may give addresses in either form.
 
 The control API (`/pay`, `/faucet`, `/mine`, `/reorg`, `/state`) renders errors in the app's
 `{"error", "code"}` shape. Mounted at `/devnet` (see `mount_devnet`) the TronGrid base URL is
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +28,9 @@ from pydantic import BaseModel, Field
 from paywarden.kit.errors import error_body, install_error_handlers
 from paywarden.kit.logging import get_logger
 from paywarden.tron import crypto
-from paywarden.tron.devnet import views
+from paywarden.tron.devnet import params, views, wallet
 from paywarden.tron.devnet.chain import Chain, DevnetError, Rejected
+from paywarden.tron.devnet.explorer import install_explorer
 from paywarden.tron.networks import network_for
 
 log = get_logger(__name__)
@@ -36,6 +38,7 @@ log = get_logger(__name__)
 DEFAULT_BLOCK_SECONDS = 3.0
 DEFAULT_SOLIDIFY_DEPTH = 19
 MAX_EVENTS_PAGE = 200
+DEFAULT_V1_PAGE = 20
 
 
 @dataclass
@@ -73,65 +76,6 @@ async def block_production(devnet: Devnet) -> AsyncIterator[None]:
                 await task
 
 
-# --- request helpers ------------------------------------------------------------------------------
-
-
-async def _params(request: Request) -> dict[str, Any]:
-    """java-tron takes a JSON body on POST and query parameters on GET; accept both."""
-    values: dict[str, Any] = dict(request.query_params)
-    body = await request.body()
-    if body.strip():
-        try:
-            parsed = await request.json()
-        except ValueError as exc:
-            raise _JavaError("org.tron.core.exception.BadItemException", "invalid JSON") from exc
-        if not isinstance(parsed, dict):
-            raise _JavaError("java.lang.IllegalArgumentException", "body must be a JSON object")
-        values.update(parsed)
-    return values
-
-
-class _JavaError(Exception):
-    """Rendered as java-tron does: 200 and {"Error": "class <type> : <message>"}."""
-
-    def __init__(self, java_type: str, message: str) -> None:
-        super().__init__(message)
-        self.text = f"class {java_type} : {message}"
-
-
-def _address(values: dict[str, Any], name: str) -> str:
-    value = values.get(name)
-    if not crypto.is_address(value):
-        raise _JavaError("java.lang.IllegalArgumentException", f"Invalid {name}")
-    return crypto.normalize(str(value))
-
-
-def _int(values: dict[str, Any], name: str, default: int | None = None) -> int:
-    value = values.get(name, default)
-    if isinstance(value, bool) or value is None:
-        raise _JavaError("java.lang.IllegalArgumentException", f"{name} must be an integer")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise _JavaError(
-            "java.lang.IllegalArgumentException", f"{name} must be an integer"
-        ) from exc
-
-
-Handler = Callable[[Devnet, dict[str, Any]], Awaitable[Any]]
-
-
-def _selector_data(values: dict[str, Any]) -> str:
-    """The call data: `data`, or keccak256(function_selector)[:4] + `parameter`."""
-    if values.get("data"):
-        return str(values["data"]).removeprefix("0x")
-    selector = values.get("function_selector")
-    if not isinstance(selector, str) or not selector:
-        raise _JavaError("java.lang.IllegalArgumentException", "function_selector is required")
-    parameter = str(values.get("parameter") or "")
-    return crypto.keccak256(selector.replace(" ", "").encode())[:4].hex() + parameter
-
-
 # --- the app ----------------------------------------------------------------------------------
 
 
@@ -165,6 +109,7 @@ def create_devnet_app(
     _install_control_errors(app)
     _add_trongrid_routes(app, devnet)
     _add_control_routes(app, devnet)
+    install_explorer(app, devnet)
     return app
 
 
@@ -176,7 +121,14 @@ def mount_devnet(
     block_seconds: float | None = DEFAULT_BLOCK_SECONDS,
     solidify_depth: int = DEFAULT_SOLIDIFY_DEPTH,
 ) -> FastAPI:
-    """Mount the devnet under `prefix` and run its block timer in `app`'s lifespan."""
+    """Mount the devnet under `prefix` and run its block timer in `app`'s lifespan.
+
+    The java-tron paths (`/wallet/...`, `/walletsolidity/...`) are also served at `app`'s root:
+    tronpy joins its base URL and a path with urljoin, which drops the base URL's last segment
+    (`http://host/devnet` + `wallet/getaccount` is `http://host/wallet/getaccount`), so a
+    developer pointing tronpy at `<host>/devnet`, as at TronGrid, would otherwise get 404s. The
+    app has no paths of its own there.
+    """
     sub = create_devnet_app(
         chain or new_chain(solidify_depth), block_seconds=block_seconds, run_lifespan=False
     )
@@ -190,6 +142,7 @@ def mount_devnet(
 
     app.router.lifespan_context = lifespan
     app.mount(prefix, sub)
+    _add_wallet_routes(app, devnet)
     return sub
 
 
@@ -209,179 +162,30 @@ def _install_control_errors(app: FastAPI) -> None:
     app.add_exception_handler(crypto.InvalidAddress, bad_address)
 
 
-def _add_trongrid_routes(app: FastAPI, devnet: Devnet) -> None:
-    chain_of = devnet.chain
+def _add_wallet_routes(app: FastAPI, devnet: Devnet) -> None:
+    """java-tron's HTTP API (the handlers of `wallet.py`), visible or not as the request says."""
 
-    def route(path: str, handler: Handler) -> None:
+    def route(path: str, handler: wallet.Handler) -> None:
         async def endpoint(request: Request) -> JSONResponse:
             try:
-                values = await _params(request)
+                values = await params.read(request)
                 async with devnet.lock:
-                    result = await handler(devnet, values)
-            except _JavaError as exc:
+                    result = handler(devnet.chain, values)
+            except params.JavaError as exc:
                 return JSONResponse({"Error": exc.text})
             except crypto.InvalidAddress as exc:
-                return JSONResponse({"Error": f"class java.lang.IllegalArgumentException : {exc}"})
-            return JSONResponse(result)
+                return JSONResponse({"Error": f"class {params.ILLEGAL_ARGUMENT} : {exc}"})
+            return JSONResponse(views.visible(result) if params.is_visible(values) else result)
 
         app.add_api_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)
 
-    async def now_block(d: Devnet, _: dict[str, Any]) -> Any:
-        return views.block_json(d.chain, d.chain.head)
-
-    async def solid_block(d: Devnet, _: dict[str, Any]) -> Any:
-        return views.block_json(d.chain, d.chain.solidified)
-
-    def by_num(solid: bool) -> Handler:
-        async def handler(d: Devnet, values: dict[str, Any]) -> Any:
-            block = d.chain.block(_int(values, "num"))
-            if block is None or (solid and block.number > d.chain.solidified.number):
-                return {}
-            return views.block_json(d.chain, block)
-
-        return handler
-
-    def tx_info(solid: bool) -> Handler:
-        async def handler(d: Devnet, values: dict[str, Any]) -> Any:
-            found = d.chain.find(str(values.get("value", "")), solidified=solid)
-            return views.transaction_info(d.chain, *found) if found else {}
-
-        return handler
-
-    def tx_infos_by_block(solid: bool) -> Handler:
-        async def handler(d: Devnet, values: dict[str, Any]) -> Any:
-            block = d.chain.block(_int(values, "num"))
-            if block is None or (solid and block.number > d.chain.solidified.number):
-                return []
-            return [views.transaction_info(d.chain, block, i) for i in block.txs]
-
-        return handler
-
-    def tx_by_id(solid: bool) -> Handler:
-        async def handler(d: Devnet, values: dict[str, Any]) -> Any:
-            found = d.chain.find(str(values.get("value", "")), solidified=solid)
-            if not found:
-                return {}
-            block, included = found
-            txs = views.block_json(d.chain, block)["transactions"]
-            return next(t for t in txs if t["txID"] == included.tx.txid)
-
-        return handler
-
-    async def chain_parameters(d: Devnet, _: dict[str, Any]) -> Any:
-        return {"chainParameter": d.chain.params.chain_parameters()}
-
-    async def broadcast(d: Devnet, values: dict[str, Any]) -> Any:
-        try:
-            txid = d.chain.broadcast(values)
-        except Rejected as exc:
-            return {
-                "code": exc.code,
-                "txid": str(values.get("txID", "")),
-                "message": exc.message.encode().hex(),
-            }
-        return {"result": True, "txid": txid}
-
-    def validate_error(exc: Rejected) -> _JavaError:
-        return _JavaError("org.tron.core.exception.ContractValidateException", exc.message)
-
-    async def create_transaction(d: Devnet, values: dict[str, Any]) -> Any:
-        value = {
-            "owner_address": crypto.to_hex(_address(values, "owner_address")),
-            "to_address": crypto.to_hex(_address(values, "to_address")),
-            "amount": _int(values, "amount"),
-        }
-        try:
-            return d.chain.build("TransferContract", value)
-        except Rejected as exc:
-            raise validate_error(exc) from exc
-
-    def delegation(contract_type: str) -> Handler:
-        async def handler(d: Devnet, values: dict[str, Any]) -> Any:
-            value = {
-                "owner_address": crypto.to_hex(_address(values, "owner_address")),
-                "receiver_address": crypto.to_hex(_address(values, "receiver_address")),
-                "balance": _int(values, "balance"),
-                "resource": str(values.get("resource", "BANDWIDTH")),
-            }
-            if contract_type == "DelegateResourceContract" and values.get("lock"):
-                value["lock"] = True
-                if values.get("lock_period"):
-                    value["lock_period"] = _int(values, "lock_period")
-            try:
-                return d.chain.build(contract_type, value)
-            except Rejected as exc:
-                raise validate_error(exc) from exc
-
-        return handler
-
-    async def trigger_smart(d: Devnet, values: dict[str, Any]) -> Any:
-        value: dict[str, Any] = {
-            "owner_address": crypto.to_hex(_address(values, "owner_address")),
-            "contract_address": crypto.to_hex(_address(values, "contract_address")),
-            "data": _selector_data(values),
-        }
-        call_value = _int(values, "call_value", 0)
-        if call_value:
-            value["call_value"] = call_value
-        fee_limit = _int(values, "fee_limit", 0)
-        try:
-            tx = d.chain.build("TriggerSmartContract", value, fee_limit=fee_limit)
-        except Rejected as exc:
-            return {"result": {"code": exc.code, "message": exc.message.encode().hex()}}
-        return {"result": {"result": True}, "transaction": tx}
-
-    async def trigger_constant(d: Devnet, values: dict[str, Any]) -> Any:
-        owner = values.get("owner_address")
-        try:
-            outcome = d.chain.call(
-                _address(values, "owner_address") if owner else None,
-                _address(values, "contract_address"),
-                _selector_data(values),
-            )
-        except Rejected as exc:
-            return {"result": {"code": exc.code, "message": exc.message.encode().hex()}}
-        if outcome["result"] != "SUCCESS":
-            return {
-                "result": {
-                    "code": "CONTRACT_EXE_ERROR",
-                    "message": b"REVERT opcode executed".hex(),
-                },
-                "energy_used": outcome["energy"],
-                "constant_result": [""],
-            }
-        return {
-            "result": {"result": True},
-            "energy_used": outcome["energy"],
-            "constant_result": [outcome["output"]],
-        }
-
-    async def account_resource(d: Devnet, values: dict[str, Any]) -> Any:
-        account = d.chain.account(_address(values, "address"))
-        return views.account_resource_json(d.chain, account) if account else {}
-
-    routes: dict[str, Handler] = {
-        "/wallet/getnowblock": now_block,
-        "/wallet/getblockbynum": by_num(False),
-        "/walletsolidity/getnowblock": solid_block,
-        "/walletsolidity/getblockbynum": by_num(True),
-        "/wallet/gettransactioninfobyid": tx_info(False),
-        "/walletsolidity/gettransactioninfobyid": tx_info(True),
-        "/wallet/gettransactioninfobyblocknum": tx_infos_by_block(False),
-        "/walletsolidity/gettransactioninfobyblocknum": tx_infos_by_block(True),
-        "/wallet/gettransactionbyid": tx_by_id(False),
-        "/walletsolidity/gettransactionbyid": tx_by_id(True),
-        "/wallet/getchainparameters": chain_parameters,
-        "/wallet/broadcasttransaction": broadcast,
-        "/wallet/createtransaction": create_transaction,
-        "/wallet/delegateresource": delegation("DelegateResourceContract"),
-        "/wallet/undelegateresource": delegation("UnDelegateResourceContract"),
-        "/wallet/triggersmartcontract": trigger_smart,
-        "/wallet/triggerconstantcontract": trigger_constant,
-        "/wallet/getaccountresource": account_resource,
-    }
-    for path, handler in routes.items():
+    for path, handler in wallet.ROUTES.items():
         route(path, handler)
+
+
+def _add_trongrid_routes(app: FastAPI, devnet: Devnet) -> None:
+    chain_of = devnet.chain
+    _add_wallet_routes(app, devnet)
 
     @app.get("/v1/accounts/{address}", include_in_schema=False)
     async def v1_account(address: str) -> JSONResponse:
@@ -390,50 +194,125 @@ def _add_trongrid_routes(app: FastAPI, devnet: Devnet) -> None:
         async with devnet.lock:
             account = chain_of.account(address)
             data = [views.account_json(chain_of, account)] if account else []
-        return JSONResponse(
-            {"data": data, "success": True, "meta": {"at": _ms(), "page_size": len(data)}}
-        )
+        return _v1_list(data)
+
+    async def v1_page(
+        request: Request, read: Callable[[], tuple[list[Any], str | None]]
+    ) -> JSONResponse:
+        """A TronGrid v1 page from `read`, run under the lock (DevnetError or ValueError: a bad
+        query, said in TronGrid's error shape)."""
+        async with devnet.lock:
+            try:
+                data, fingerprint = read()
+            except (DevnetError, ValueError) as exc:
+                return _v1_error(str(exc))
+        return _v1_page(request, data, fingerprint)
 
     @app.get("/v1/contracts/{contract}/events", include_in_schema=False)
     async def v1_events(request: Request, contract: str) -> JSONResponse:
         q = request.query_params
         if not crypto.is_address(contract):
             return _v1_error(f"invalid contract address {contract}")
-        try:
-            limit = min(int(q.get("limit", "20")), MAX_EVENTS_PAGE)
-            block_number = int(q["block_number"]) if q.get("block_number") else None
-            min_ts = int(q["min_block_timestamp"]) if q.get("min_block_timestamp") else None
-            max_ts = int(q["max_block_timestamp"]) if q.get("max_block_timestamp") else None
-        except ValueError:
-            return _v1_error("limit, block_number and timestamps must be integers")
-        if limit < 1:
-            return _v1_error("limit must be at least 1")
-        order = q.get("order_by", "block_timestamp,desc")
-        if order not in ("block_timestamp,desc", "block_timestamp,asc"):
-            return _v1_error("order_by must be block_timestamp,desc or block_timestamp,asc")
+        return await v1_page(
+            request,
+            lambda: chain_of.events(
+                contract,
+                event_name=q.get("event_name") or None,
+                block_number=_v1_int(q, "block_number"),
+                **_v1_window(q, "min_block_timestamp", "max_block_timestamp"),
+            ),
+        )
+
+    @app.get("/v1/accounts/{address}/transactions/trc20", include_in_schema=False)
+    async def v1_trc20_history(request: Request, address: str) -> JSONResponse:
+        q = request.query_params
+        if not crypto.is_address(address):
+            return _v1_error(f"invalid address {address}")
+        contract = q.get("contract_address") or None
+        if contract and not crypto.is_address(contract):
+            return _v1_error(f"invalid contract_address {contract}")
+        return await v1_page(
+            request,
+            lambda: chain_of.trc20_history(
+                address,
+                contract=contract,
+                only_to=_flag(q, "only_to"),
+                only_from=_flag(q, "only_from"),
+                **_v1_window(q, "min_timestamp", "max_timestamp"),
+            ),
+        )
+
+    @app.get("/v1/transactions/{txid}/events", include_in_schema=False)
+    async def v1_transaction_events(txid: str) -> JSONResponse:
         async with devnet.lock:
-            try:
-                data, fingerprint = chain_of.events(
-                    contract,
-                    event_name=q.get("event_name") or None,
-                    block_number=block_number,
-                    only_confirmed=q.get("only_confirmed", "").lower() == "true",
-                    only_unconfirmed=q.get("only_unconfirmed", "").lower() == "true",
-                    min_timestamp=min_ts,
-                    max_timestamp=max_ts,
-                    ascending=order.endswith(",asc"),
-                    limit=limit,
-                    fingerprint=q.get("fingerprint") or None,
-                )
-            except DevnetError as exc:
-                return _v1_error(str(exc))
-        meta: dict[str, Any] = {"at": _ms(), "page_size": len(data)}
-        if fingerprint:
-            params = dict(q)
-            params["fingerprint"] = fingerprint
-            meta["fingerprint"] = fingerprint
-            meta["links"] = {"next": str(request.url.replace_query_params(**params))}
-        return JSONResponse({"data": data, "success": True, "meta": meta})
+            data = chain_of.events_of(txid=txid)
+        return _v1_list(data)
+
+    @app.get("/v1/blocks/{number}/events", include_in_schema=False)
+    async def v1_block_events(number: str) -> JSONResponse:
+        async with devnet.lock:
+            if number == "latest":
+                block_number = chain_of.head.number
+            elif number.isdigit():
+                block_number = int(number)
+            else:
+                return _v1_error(f"invalid block number {number}")
+            data = chain_of.events_of(block_number=block_number)
+        return _v1_list(data)
+
+    @app.get("/healthcheck", include_in_schema=False)
+    async def healthcheck() -> JSONResponse:
+        """The event server's health check (TronWeb's isConnected reads any 2xx as up)."""
+        return JSONResponse({"status": "OK"})
+
+
+def _v1_list(data: list[Any]) -> JSONResponse:
+    """TronGrid v1's answer for a list that has no paging."""
+    return JSONResponse(
+        {"data": data, "success": True, "meta": {"at": _ms(), "page_size": len(data)}}
+    )
+
+
+def _flag(q: Any, name: str) -> bool:
+    return str(q.get(name, "")).lower() == "true"
+
+
+def _v1_int(q: Any, name: str) -> int | None:
+    try:
+        return int(q[name]) if q.get(name) else None
+    except ValueError:
+        raise ValueError("limit, block_number and timestamps must be integers") from None
+
+
+def _v1_window(q: Any, min_key: str, max_key: str) -> dict[str, Any]:
+    """TronGrid v1's paging and filter parameters (ValueError says what is wrong)."""
+    given = _v1_int(q, "limit")
+    limit = DEFAULT_V1_PAGE if given is None else min(given, MAX_EVENTS_PAGE)
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    order = q.get("order_by", "block_timestamp,desc")
+    if order not in ("block_timestamp,desc", "block_timestamp,asc"):
+        raise ValueError("order_by must be block_timestamp,desc or block_timestamp,asc")
+    return {
+        "only_confirmed": _flag(q, "only_confirmed"),
+        "only_unconfirmed": _flag(q, "only_unconfirmed"),
+        "min_timestamp": _v1_int(q, min_key),
+        "max_timestamp": _v1_int(q, max_key),
+        "ascending": order.endswith(",asc"),
+        "limit": limit,
+        "fingerprint": q.get("fingerprint") or None,
+    }
+
+
+def _v1_page(request: Request, data: list[Any], fingerprint: str | None) -> JSONResponse:
+    """TronGrid v1's page: data, success and meta (with the next page's link when there is one)."""
+    meta: dict[str, Any] = {"at": _ms(), "page_size": len(data)}
+    if fingerprint:
+        query = dict(request.query_params)
+        query["fingerprint"] = fingerprint
+        meta["fingerprint"] = fingerprint
+        meta["links"] = {"next": str(request.url.replace_query_params(**query))}
+    return JSONResponse({"data": data, "success": True, "meta": meta})
 
 
 def _v1_error(message: str) -> JSONResponse:

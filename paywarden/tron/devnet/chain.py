@@ -6,12 +6,19 @@ What it models, and how it differs from TRON:
 - A broadcast transaction is verified (txID, secp256k1 signature, TaPoS, expiration, replay),
   executed at once on the live state (as a TRON node applies it to its pending state) and
   included in the next block. Its info and events exist once it is in a block.
-- Fees are burned at the prices of `ChainParams`: bandwidth (free allowance first), energy
-  (delegated energy first), the activation fee of a new account. A TRC-20 transfer does not
-  activate its recipient, as on TRON.
-- Energy delegation (Stake 2.0's DelegateResourceContract) takes the delegated TRX from the
-  owner's liquid balance (the devnet has no separate FreezeBalanceV2 step) and
-  UnDelegateResourceContract gives it straight back (no unstaking wait).
+- Fees are burned at the prices of `ChainParams`: bandwidth (staked, then the free allowance
+  first), energy (staked and delegated energy first), the activation fee of a new account. A
+  TRC-20 transfer does not activate its recipient, as on TRON.
+- Stake 2.0: FreezeBalanceV2Contract stakes TRX for ENERGY or BANDWIDTH (frozenV2); own staked
+  energy and bandwidth are used before any burn, as on TRON. DelegateResourceContract (ENERGY
+  only) draws from the owner's frozen ENERGY, as on TRON, when the owner has any; an owner that
+  never froze TRX for ENERGY takes the devnet's shortcut instead: the delegated TRX comes from
+  its liquid balance (what the gateway's sweeper relies on: its hot wallet never freezes).
+  UnDelegateResourceContract returns the liquid part to the balance first, the rest to frozenV2;
+  UnfreezeBalanceV2Contract returns TRX at once (the devnet has no 14-day unstaking wait and no
+  WithdrawExpireUnfreeze step). Only ENERGY can be delegated.
+- USDT answers its TRC-20 calls (name, symbol, decimals, totalSupply, balanceOf, allowance,
+  transfer, approve, transferFrom and TetherToken's simple views) itself: it runs no EVM.
 - Blocks are solidified `solidify_depth` blocks behind the head. A reorg replaces unsolidified
   blocks: their transactions vanish, unless asked to be re-included.
 - Everything is in memory: a restart starts a fresh chain from the same genesis.
@@ -23,8 +30,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +41,17 @@ from paywarden.tron import crypto, proto
 USDT_DECIMALS = 6
 TRANSFER_TOPIC = crypto.keccak256(b"Transfer(address,address,uint256)").hex()
 TRANSFER_SIGNATURE = "Transfer(address indexed from, address indexed to, uint256 value)"
+APPROVAL_TOPIC = crypto.keccak256(b"Approval(address,address,uint256)").hex()
 SELECTOR_TRANSFER = "a9059cbb"  # transfer(address,uint256)
 SELECTOR_BALANCE_OF = "70a08231"  # balanceOf(address)
+SELECTOR_APPROVE = "095ea7b3"  # approve(address,uint256)
+SELECTOR_TRANSFER_FROM = "23b872dd"  # transferFrom(address,address,uint256)
+USDT_NAME = "Tether USD"
+USDT_SYMBOL = "USDT"
 SUN_PER_TRX = 1_000_000
 MAX_RESULT_SIZE_IN_TX = 64  # java-tron adds this to every transaction's bandwidth
 MAX_EXPIRATION_MS = 86_400_000
+MAINTENANCE_INTERVAL_MS = 21_600_000  # getMaintenanceTimeInterval: 6 hours
 BLOCK_VERSION = 32
 
 # The devnet's built-in keys are derived from fixed seeds: the same addresses on every start.
@@ -76,13 +90,17 @@ class ChainParams:
     usdt_transfer_energy: int = 64_285
     usdt_transfer_energy_new_holder: int = 130_285
     usdt_revert_energy: int = 2_000  # a devnet figure: what a failing transfer burns
+    usdt_approve_energy: int = 22_557  # a devnet figure, close to mainnet's approve
     balance_of_energy: int = 935
+    # Bandwidth a day per TRX staked for BANDWIDTH (TotalNetLimit / TotalNetWeight): a devnet
+    # figure in mainnet's range.
+    bandwidth_per_trx: int = 1
     window_ms: int = 86_400_000  # energy and free bandwidth recover linearly over a day
 
     def chain_parameters(self) -> list[dict[str, int | str]]:
         """java-tron's /wallet/getchainparameters list (it omits a value of 0)."""
         pairs = [
-            ("getMaintenanceTimeInterval", 21_600_000),
+            ("getMaintenanceTimeInterval", MAINTENANCE_INTERVAL_MS),
             ("getTransactionFee", self.transaction_fee),
             ("getEnergyFee", self.energy_fee),
             ("getCreateAccountFee", self.create_account_fee),
@@ -110,6 +128,12 @@ class Account:
     energy_time: int = 0
     energy_delegated_out: dict[str, int] = field(default_factory=dict)  # receiver -> sun
     energy_delegated_in: dict[str, int] = field(default_factory=dict)  # owner -> sun
+    # The part of energy_delegated_out taken from the liquid balance (the devnet's shortcut).
+    energy_delegated_liquid: dict[str, int] = field(default_factory=dict)  # receiver -> sun
+    frozen_energy: int = 0  # staked for ENERGY and not delegated (frozenV2's ENERGY amount)
+    frozen_bandwidth: int = 0  # staked for BANDWIDTH (frozenV2's first amount)
+    net_used: int = 0  # staked bandwidth used (recovering over the window)
+    net_time: int = 0
     is_contract: bool = False
 
 
@@ -117,6 +141,10 @@ class Account:
 class State:
     accounts: dict[str, Account] = field(default_factory=dict)
     usdt: dict[str, int] = field(default_factory=dict)  # holder (base58) -> micro-USDT
+    allowances: dict[tuple[str, str], int] = field(default_factory=dict)  # (owner, spender)
+    # USDT's ContractState: the energy its calls used in the current maintenance cycle
+    usdt_energy: int = 0
+    usdt_cycle: int = 0
 
     def copy(self) -> State:
         # Taken after every block: a deep copy only of what is mutable (balances are ints).
@@ -126,10 +154,14 @@ class State:
                     account,
                     energy_delegated_out=dict(account.energy_delegated_out),
                     energy_delegated_in=dict(account.energy_delegated_in),
+                    energy_delegated_liquid=dict(account.energy_delegated_liquid),
                 )
                 for address, account in self.accounts.items()
             },
             usdt=dict(self.usdt),
+            allowances=dict(self.allowances),
+            usdt_energy=self.usdt_energy,
+            usdt_cycle=self.usdt_cycle,
         )
 
 
@@ -171,6 +203,7 @@ class Effects:
     receipt: dict[str, int | str] = field(default_factory=dict)
     contract_result: str = ""
     transfer: tuple[str, str, int] | None = None  # USDT (from, to, value), base58
+    approval: tuple[str, str, int] | None = None  # USDT (owner, spender, value), base58
 
 
 @dataclass
@@ -267,7 +300,22 @@ class Chain:
         return self.state.usdt.get(crypto.normalize(address), 0)
 
     def energy_limit(self, account: Account) -> int:
-        return sum(account.energy_delegated_in.values()) // SUN_PER_TRX * self.params.energy_per_trx
+        staked = account.frozen_energy + sum(account.energy_delegated_in.values())
+        return staked // SUN_PER_TRX * self.params.energy_per_trx
+
+    def net_limit(self, account: Account) -> int:
+        return account.frozen_bandwidth // SUN_PER_TRX * self.params.bandwidth_per_trx
+
+    def solid_state(self) -> State:
+        """The state as of the solidified block (what /walletsolidity/ reads)."""
+        return self._snapshots[self.solidified.number]
+
+    def usdt_total_supply(self) -> int:
+        return sum(self.state.usdt.values())
+
+    def can_delegate(self, account: Account) -> int:
+        """getcandelegatedmaxsize for ENERGY: the frozen ENERGY not yet delegated."""
+        return account.frozen_energy
 
     def now_ms(self) -> int:
         return max(_now_ms(), self.head.timestamp)
@@ -354,20 +402,9 @@ class Chain:
         encode to exactly those bytes), else from encoding raw_data. The txID must be their
         sha256, and the one signature must recover the contract's owner address.
         """
-        if not isinstance(body, dict):
-            raise Rejected("OTHER_ERROR", "transaction must be a JSON object")
-        try:
-            if body.get("raw_data_hex"):
-                raw = bytes.fromhex(str(body["raw_data_hex"]))
-                if body.get("raw_data") is not None and proto.encode_raw(body["raw_data"]) != raw:
-                    raise Rejected("SIGERROR", "raw_data does not match raw_data_hex")
-            else:
-                raw = proto.encode_raw(body.get("raw_data"))
-            raw_data = proto.decode_raw(raw)
-        except (proto.ProtoError, ValueError) as exc:
-            raise Rejected("OTHER_ERROR", f"invalid transaction: {exc}") from exc
-        txid = crypto.sha256(raw).hex()
-        if body.get("txID") is not None and str(body["txID"]).lower() != txid:
+        unsigned = self.unsigned(body)
+        txid, raw, raw_data = unsigned.txid, unsigned.raw, unsigned.raw_data
+        if body.get("txID") and str(body["txID"]).lower() != txid:
             raise Rejected("SIGERROR", "txID is not the sha256 of raw_data")
         signatures = body.get("signature") or []
         if not isinstance(signatures, list) or len(signatures) != 1:
@@ -386,6 +423,23 @@ class Chain:
             )
         return tx
 
+    @staticmethod
+    def unsigned(body: Any) -> Transaction:
+        """The transaction a JSON body describes (raw_data_hex, else raw_data), unverified."""
+        if not isinstance(body, dict):
+            raise Rejected("OTHER_ERROR", "transaction must be a JSON object")
+        try:
+            if body.get("raw_data_hex"):
+                raw = bytes.fromhex(str(body["raw_data_hex"]))
+                if body.get("raw_data") is not None and proto.encode_raw(body["raw_data"]) != raw:
+                    raise Rejected("SIGERROR", "raw_data does not match raw_data_hex")
+            else:
+                raw = proto.encode_raw(body.get("raw_data"))
+            raw_data = proto.decode_raw(raw)
+        except (proto.ProtoError, ValueError) as exc:
+            raise Rejected("OTHER_ERROR", f"invalid transaction: {exc}") from exc
+        return Transaction(crypto.sha256(raw).hex(), raw, raw_data, [])
+
     def broadcast(self, body: Any) -> str:
         """Verify, execute on the live state and queue for the next block; the txid."""
         tx = self.parse(body)
@@ -399,12 +453,9 @@ class Chain:
         if ref not in self._tapos:
             raise Rejected("TAPOS_ERROR", f"Tapos check error: no block with reference {ref}")
         expiration = int(tx.raw_data.get("expiration", 0))
-        if expiration <= self.head.timestamp:
+        head_time = self.head.timestamp
+        if not head_time < expiration <= head_time + MAX_EXPIRATION_MS:
             raise Rejected("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
-        if expiration > self.head.timestamp + MAX_EXPIRATION_MS:
-            raise Rejected(
-                "TRANSACTION_EXPIRATION_ERROR", "expiration is more than 24 hours after the head"
-            )
         effects = self._execute(tx, self.now_ms())
         self.pending.append(Included(tx, effects))
         self._txids[tx.txid] = None
@@ -414,6 +465,8 @@ class Chain:
         handlers = {
             "TransferContract": self._transfer_trx,
             "TriggerSmartContract": self._trigger,
+            "FreezeBalanceV2Contract": self._freeze,
+            "UnfreezeBalanceV2Contract": self._unfreeze,
             "DelegateResourceContract": self._delegate,
             "UnDelegateResourceContract": self._undelegate,
         }
@@ -428,8 +481,13 @@ class Chain:
         return effects
 
     def _bandwidth(self, tx: Transaction, owner: Account, now: int, spare: int) -> dict[str, int]:
-        """Free bandwidth if it covers the transaction, else burn; checks that `spare` sun pays."""
+        """Staked bandwidth, else free bandwidth if it covers the transaction, else burn
+        (java-tron's order); checks that `spare` sun pays a burn."""
         size = tx.bandwidth()
+        staked = recovered(owner.net_used, owner.net_time, now, self.params.window_ms)
+        if staked + size <= self.net_limit(owner):
+            owner.net_used, owner.net_time = staked + size, now
+            return {"net_usage": size}
         used = recovered(owner.free_net_used, owner.free_net_time, now, self.params.window_ms)
         if used + size <= self.params.free_net_limit:
             owner.free_net_used, owner.free_net_time = used + size, now
@@ -498,18 +556,22 @@ class Chain:
         budget = min(fee_limit, owner.balance)
         result = outcome.result
         if burn > budget:
+            # As on mainnet: the call ran until the fee limit's energy was spent, and that is
+            # what the receipt counts (the stake's part and what the burned TRX bought).
             result, burn = "OUT_OF_ENERGY", budget - budget % self.params.energy_fee
+            energy = from_stake + burn // self.params.energy_fee
+        # java-tron's useEnergy runs on every call, the staked part 0 or not: the time moves.
+        owner.energy_used = (
+            recovered(owner.energy_used, owner.energy_time, now, self.params.window_ms) + from_stake
+        )
+        owner.energy_time = now
         if from_stake:
-            owner.energy_used = (
-                recovered(owner.energy_used, owner.energy_time, now, self.params.window_ms)
-                + from_stake
-            )
-            owner.energy_time = now
             receipt["energy_usage"] = from_stake
         owner.balance -= burn
         if burn:
             receipt["energy_fee"] = burn
         receipt["energy_usage_total"] = energy
+        self._count_contract_energy(energy, now)
         receipt["result"] = result
         effects = Effects(
             result=result,
@@ -517,42 +579,109 @@ class Chain:
             receipt=receipt,
             contract_result=outcome.output if result == "SUCCESS" else "",
         )
-        if result == "SUCCESS" and outcome.transfer:
+        if result == "SUCCESS":
+            self._apply_usdt(outcome, effects)
+        return effects
+
+    def _count_contract_energy(self, energy: int, now: int) -> None:
+        cycle = now // MAINTENANCE_INTERVAL_MS
+        if cycle != self.state.usdt_cycle:
+            self.state.usdt_cycle, self.state.usdt_energy = cycle, 0
+        self.state.usdt_energy += energy
+
+    def _apply_usdt(self, outcome: _CallOutcome, effects: Effects) -> None:
+        if outcome.transfer:
             sender, to, amount = outcome.transfer
             self.state.usdt[sender] -= amount
             self.state.usdt[to] = self.state.usdt.get(to, 0) + amount
+            if outcome.spender:
+                self.state.allowances[(sender, outcome.spender)] -= amount
             effects.transfer = outcome.transfer
-        return effects
+        if outcome.approval:
+            owner, spender, amount = outcome.approval
+            self.state.allowances[(owner, spender)] = amount
+            effects.approval = outcome.approval
 
     def _run_usdt(self, caller: str, data: str, call_value: int) -> _CallOutcome:
         """USDT's behaviour for a call, without changing anything."""
         data = data.lower()
         selector, args = data[:8], data[8:]
         reverted = _CallOutcome("REVERT", self.params.usdt_revert_energy)
-        if call_value:
+        if call_value or len(args) % 64:
             return reverted  # USDT's functions are not payable
         try:
             words = [int(args[i : i + 64], 16) for i in range(0, len(args), 64)]
         except ValueError:
             return reverted
-        if selector == SELECTOR_BALANCE_OF and len(args) == 64:
-            holder = crypto.to_base58(bytes([crypto.ADDRESS_PREFIX]) + words[0].to_bytes(32)[-20:])
-            balance = self.state.usdt.get(holder, 0)
-            return _CallOutcome("SUCCESS", self.params.balance_of_energy, word(balance))
-        if selector == SELECTOR_TRANSFER and len(args) == 128:
-            if words[0] >> 160:
+        view = self._usdt_views().get((selector, len(words)))
+        if view is not None:
+            return _CallOutcome("SUCCESS", self.params.balance_of_energy, view(words))
+        if any(w >> 160 for w in words[:-1]):
+            return reverted  # an address argument with dirty high bits
+        addresses = [_address_word(w) for w in words[:-1]]
+        if selector == SELECTOR_TRANSFER and len(words) == 2:
+            return self._usdt_transfer(caller, addresses[0], words[1], reverted)
+        if selector == SELECTOR_TRANSFER_FROM and len(words) == 3:
+            sender, to = addresses
+            if words[2] > self.state.allowances.get((sender, caller), 0):
                 return reverted
-            to = crypto.to_base58(bytes([crypto.ADDRESS_PREFIX]) + words[0].to_bytes(20))
-            amount = words[1]
-            if amount > self.state.usdt.get(caller, 0):
-                return reverted
-            energy = (
-                self.params.usdt_transfer_energy
-                if self.state.usdt.get(to, 0)
-                else self.params.usdt_transfer_energy_new_holder
+            outcome = self._usdt_transfer(sender, to, words[2], reverted)
+            return dataclasses.replace(outcome, spender=caller)
+        if selector == SELECTOR_APPROVE and len(words) == 2:
+            approval = (caller, addresses[0], words[1])
+            return _CallOutcome(
+                "SUCCESS", self.params.usdt_approve_energy, word(1), approval=approval
             )
-            return _CallOutcome("SUCCESS", energy, word(1), (caller, to, amount))
         return reverted
+
+    def _usdt_transfer(
+        self, sender: str, to: str, amount: int, reverted: _CallOutcome
+    ) -> _CallOutcome:
+        if amount > self.state.usdt.get(sender, 0):
+            return reverted
+        energy = (
+            self.params.usdt_transfer_energy
+            if self.state.usdt.get(to, 0)
+            else self.params.usdt_transfer_energy_new_holder
+        )
+        return _CallOutcome("SUCCESS", energy, word(1), (sender, to, amount))
+
+    def _usdt_views(self) -> dict[tuple[str, int], Callable[[list[int]], str]]:
+        """TetherToken's read-only functions: (selector, argument words) -> ABI-encoded output."""
+        usdt, allowances = self.state.usdt, self.state.allowances
+
+        def balance(w: list[int]) -> str:
+            return word(usdt.get(_address_word(w[0]), 0))
+
+        def allowance(w: list[int]) -> str:
+            return word(allowances.get((_address_word(w[0]), _address_word(w[1])), 0))
+
+        def const(value: int) -> Callable[[list[int]], str]:
+            return lambda _: word(value)
+
+        owner = const(int.from_bytes(crypto.to_raw(self.treasury.address)[1:]))
+        views: dict[str, tuple[int, Callable[[list[int]], str]]] = {
+            "name()": (0, lambda _: abi_string(USDT_NAME)),
+            "symbol()": (0, lambda _: abi_string(USDT_SYMBOL)),
+            "decimals()": (0, const(USDT_DECIMALS)),
+            "totalSupply()": (0, lambda _: word(self.usdt_total_supply())),
+            "_totalSupply()": (0, lambda _: word(self.usdt_total_supply())),
+            "balanceOf(address)": (1, balance),
+            "balances(address)": (1, balance),
+            "allowance(address,address)": (2, allowance),
+            "allowed(address,address)": (2, allowance),
+            "owner()": (0, owner),
+            "getOwner()": (0, owner),
+            "paused()": (0, const(0)),
+            "deprecated()": (0, const(0)),
+            "upgradedAddress()": (0, const(0)),
+            "basisPointsRate()": (0, const(0)),
+            "maximumFee()": (0, const(0)),
+            "MAX_UINT()": (0, const(2**256 - 1)),
+            "getBlackListStatus(address)": (1, const(0)),
+            "isBlackListed(address)": (1, const(0)),
+        }
+        return {(_selector(sig), n): fn for sig, (n, fn) in views.items()}
 
     def _delegation(self, tx: Transaction, owner: Account) -> tuple[int, Account]:
         value = tx.value
@@ -579,17 +708,31 @@ class Chain:
 
     def _delegate(self, tx: Transaction, owner: Account, now: int) -> Effects:
         balance, receiver = self._delegation(tx, owner)
-        if owner.balance < balance:
+        # An owner that stakes follows TRON's rule; one that never froze takes the shortcut.
+        from_frozen = self._stakes_energy(owner)
+        available = owner.frozen_energy if from_frozen else owner.balance
+        if available < balance:
             raise Rejected(
                 "CONTRACT_VALIDATE_ERROR",
                 "delegateBalance must be less than or equal to available FreezeEnergyV2 balance",
             )
-        net = self._bandwidth(tx, owner, now, owner.balance - balance)
-        owner.balance -= balance
+        net = self._bandwidth(tx, owner, now, owner.balance - (0 if from_frozen else balance))
+        if from_frozen:
+            owner.frozen_energy -= balance
+        else:  # the devnet's shortcut: straight from the liquid balance
+            owner.balance -= balance
+            liquid = owner.energy_delegated_liquid
+            liquid[receiver.address] = liquid.get(receiver.address, 0) + balance
         out, into = owner.energy_delegated_out, receiver.energy_delegated_in
         out[receiver.address] = out.get(receiver.address, 0) + balance
         into[owner.address] = into.get(owner.address, 0) + balance
         return Effects(fee=int(net.get("net_fee", 0)), receipt=dict(net))
+
+    @staticmethod
+    def _stakes_energy(account: Account) -> bool:
+        """Whether the account has TRX frozen for ENERGY (delegated or not)."""
+        liquid = sum(account.energy_delegated_liquid.values())
+        return account.frozen_energy + sum(account.energy_delegated_out.values()) > liquid
 
     def _undelegate(self, tx: Transaction, owner: Account, now: int) -> Effects:
         balance, receiver = self._delegation(tx, owner)
@@ -601,14 +744,70 @@ class Chain:
                 f"unDelegateBalance={delegated}",
             )
         net = self._bandwidth(tx, owner, now, owner.balance)
-        for book, key in (
-            (owner.energy_delegated_out, receiver.address),
-            (receiver.energy_delegated_in, owner.address),
+        liquid = min(balance, owner.energy_delegated_liquid.get(receiver.address, 0))
+        for book, key, amount in (
+            (owner.energy_delegated_out, receiver.address, balance),
+            (receiver.energy_delegated_in, owner.address, balance),
+            (owner.energy_delegated_liquid, receiver.address, liquid),
         ):
-            book[key] -= balance
-            if not book[key]:
-                del book[key]
-        owner.balance += balance
+            if amount:
+                book[key] -= amount
+                if not book[key]:
+                    del book[key]
+        owner.balance += liquid
+        owner.frozen_energy += balance - liquid
+        return Effects(fee=int(net.get("net_fee", 0)), receipt=dict(net))
+
+    def _freeze(self, tx: Transaction, owner: Account, now: int) -> Effects:
+        """FreezeBalanceV2Contract: stake TRX for ENERGY or BANDWIDTH (java-tron's checks)."""
+        value = tx.value
+        amount = int(value.get("frozen_balance", 0))
+        resource = value.get("resource", "BANDWIDTH")
+        if amount <= 0:
+            raise Rejected("CONTRACT_VALIDATE_ERROR", "frozenBalance must be positive")
+        if amount < SUN_PER_TRX:
+            raise Rejected(
+                "CONTRACT_VALIDATE_ERROR", "frozenBalance must be greater than or equal to 1 TRX"
+            )
+        if amount > owner.balance:
+            raise Rejected(
+                "CONTRACT_VALIDATE_ERROR",
+                "frozenBalance must be less than or equal to accountBalance",
+            )
+        if resource not in ("BANDWIDTH", "ENERGY"):
+            raise Rejected(
+                "CONTRACT_VALIDATE_ERROR",
+                "ResourceCode error, valid ResourceCode[BANDWIDTH、ENERGY]",
+            )
+        net = self._bandwidth(tx, owner, now, owner.balance - amount)
+        owner.balance -= amount
+        if resource == "ENERGY":
+            owner.frozen_energy += amount
+        else:
+            owner.frozen_bandwidth += amount
+        return Effects(fee=int(net.get("net_fee", 0)), receipt=dict(net))
+
+    def _unfreeze(self, tx: Transaction, owner: Account, now: int) -> Effects:
+        """UnfreezeBalanceV2Contract: the TRX comes back at once (no unstaking wait here)."""
+        value = tx.value
+        amount = int(value.get("unfreeze_balance", 0))
+        energy = value.get("resource", "BANDWIDTH") == "ENERGY"
+        frozen = owner.frozen_energy if energy else owner.frozen_bandwidth
+        if not frozen:
+            raise Rejected(
+                "CONTRACT_VALIDATE_ERROR",
+                f"no frozenBalance({'Energy' if energy else 'Bandwidth'})",
+            )
+        if not 0 < amount <= frozen:
+            raise Rejected(
+                "CONTRACT_VALIDATE_ERROR", f"Invalid unfreeze_balance, [{amount}] is invalid"
+            )
+        net = self._bandwidth(tx, owner, now, owner.balance)
+        if energy:
+            owner.frozen_energy -= amount
+        else:
+            owner.frozen_bandwidth -= amount
+        owner.balance += amount
         return Effects(fee=int(net.get("net_fee", 0)), receipt=dict(net))
 
     # --- building (the /wallet/create... endpoints) ---
@@ -616,7 +815,16 @@ class Chain:
     def build(
         self, contract_type: str, value: dict[str, Any], *, fee_limit: int | None = None
     ) -> dict[str, Any]:
-        """An unsigned transaction referencing the head block, as java-tron returns it."""
+        """An unsigned transaction referencing the head block, as java-tron returns it, once
+        its contract passes its checks."""
+        tx = self.draft(contract_type, value, fee_limit=fee_limit)
+        self._dry_run(tx)
+        return transaction_json(tx)
+
+    def draft(
+        self, contract_type: str, value: dict[str, Any], *, fee_limit: int | None = None
+    ) -> Transaction:
+        """An unsigned transaction referencing the head block, unchecked."""
         now = _now_ms()
         raw_data: dict[str, Any] = {
             "contract": [
@@ -639,9 +847,7 @@ class Chain:
             raw = proto.encode_raw(raw_data)
         except proto.ProtoError as exc:
             raise Rejected("CONTRACT_VALIDATE_ERROR", str(exc)) from exc
-        tx = Transaction(crypto.sha256(raw).hex(), raw, proto.decode_raw(raw), [])
-        self._dry_run(tx)
-        return transaction_json(tx)
+        return Transaction(crypto.sha256(raw).hex(), raw, proto.decode_raw(raw), [])
 
     def _dry_run(self, tx: Transaction) -> None:
         """Run a transaction's contract checks on a copy of the state (createtransaction does)."""
@@ -662,6 +868,44 @@ class Chain:
         caller = crypto.normalize(owner) if owner else crypto.to_base58(bytes(21))
         outcome = self._run_usdt(caller, data, 0)
         return {"result": outcome.result, "energy": outcome.energy, "output": outcome.output}
+
+    def sign_weight(self, body: Any) -> dict[str, Any]:
+        """/wallet/getsignweight: the owner's permission and the weight the signatures carry.
+
+        As java-tron, it reads raw_data when given and ignores raw_data_hex (TronWeb's multiSign
+        changes raw_data after building). ENOUGH_PERMISSION is the enum's 0: left out.
+        """
+        if isinstance(body, dict) and body.get("raw_data") is not None:
+            body = {k: v for k, v in body.items() if k != "raw_data_hex"}
+        tx = self.unsigned(body)
+        result: dict[str, Any] = {}
+        out: dict[str, Any] = {
+            "result": result,
+            "transaction": {
+                "result": {"result": True},
+                "txid": tx.txid,
+                "transaction": transaction_json(tx),
+            },
+        }
+        if self.account(tx.owner) is None:
+            result.update(code="PERMISSION_ERROR", message="account does not exist")
+            return out
+        out["permission"] = owner_permission(tx.owner)
+        signers = []
+        for signature in body.get("signature") or []:
+            try:
+                signer = crypto.recover_address(bytes.fromhex(tx.txid), bytes.fromhex(signature))
+            except (ValueError, crypto.InvalidSignature):
+                result.update(code="SIGNATURE_FORMAT_ERROR", message="Signature size is wrong")
+                return out
+            if signer == tx.owner:
+                signers.append(crypto.to_hex(signer))
+        if signers:
+            out["approved_list"] = signers
+            out["current_weight"] = 1
+        if not signers:
+            result["code"] = "NOT_ENOUGH_PERMISSION"
+        return out
 
     def sign(self, tx_json: dict[str, Any], key: crypto.KeyPair) -> dict[str, Any]:
         return {**tx_json, "signature": [key.sign(bytes.fromhex(tx_json["txID"])).hex()]}
@@ -727,25 +971,86 @@ class Chain:
         *,
         event_name: str | None = None,
         block_number: int | None = None,
+        ascending: bool = False,
+        **window: Any,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of Transfer events in TronGrid's shape, and the fingerprint of the next.
+
+        `window`: only_confirmed, only_unconfirmed, min_timestamp, max_timestamp, limit and
+        fingerprint, as `_page` takes them.
+        """
+        if crypto.normalize(contract) != self.usdt_contract or event_name not in (None, "Transfer"):
+            return [], None
+        return self._page(
+            self._transfers(ascending, block_number),
+            lambda block, included, unconfirmed: self._event_json(
+                block, included, unconfirmed=unconfirmed
+            ),
+            ascending=ascending,
+            **window,
+        )
+
+    def events_of(
+        self, *, txid: str | None = None, block_number: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The events of one transaction or one block (TronGrid's event server paths)."""
+        if txid is not None:
+            found = self.find(txid)
+            if found is None:
+                return []
+            block_number = found[0].number
+        if block_number is None:
+            return []
+        page, _ = self.events(self.usdt_contract, block_number=block_number, limit=10**9)
+        return [e for e in page if txid is None or e["transaction_id"] == txid.lower()]
+
+    def trc20_history(
+        self,
+        address: str,
+        *,
+        contract: str | None = None,
+        only_to: bool = False,
+        only_from: bool = False,
+        ascending: bool = False,
+        **window: Any,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of an account's USDT transfers (/v1/accounts/{address}/transactions/trc20)."""
+        holder = crypto.normalize(address)
+        if contract and crypto.normalize(contract) != self.usdt_contract:
+            return [], None
+
+        def involved(included: Included) -> bool:
+            assert included.effects.transfer is not None
+            sender, to, _ = included.effects.transfer
+            return (to == holder and not only_from) or (sender == holder and not only_to)
+
+        return self._page(
+            (t for t in self._transfers(ascending) if involved(t[2])),
+            self._history_json,
+            ascending=ascending,
+            **window,
+        )
+
+    def _page(
+        self,
+        items: Iterable[tuple[tuple[int, int, int], Block, Included]],
+        render: Callable[[Block, Included, bool], dict[str, Any]],
+        *,
+        ascending: bool,
         only_confirmed: bool = False,
         only_unconfirmed: bool = False,
         min_timestamp: int | None = None,
         max_timestamp: int | None = None,
-        ascending: bool = False,
         limit: int = 20,
         fingerprint: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of Transfer events in TronGrid's shape, and the fingerprint of the next."""
-        if crypto.normalize(contract) != self.usdt_contract or event_name not in (None, "Transfer"):
-            return [], None
+        """A page of `items` (in order) past `fingerprint`, and the fingerprint of the next."""
         after = _read_fingerprint(fingerprint) if fingerprint else None
         solid = self.solidified.number
         page: list[dict[str, Any]] = []
         last_key: tuple[int, int, int] | None = None
-        for key, block, included in self._transfers(ascending, block_number):
+        for key, block, included in items:
             if after is not None and (key <= after if ascending else key >= after):
-                continue
-            if block_number is not None and block.number != block_number:
                 continue
             if only_confirmed and block.number > solid:
                 continue
@@ -758,9 +1063,27 @@ class Chain:
             if len(page) == limit:
                 assert last_key is not None
                 return page, _make_fingerprint(last_key)
-            page.append(self._event_json(block, included, unconfirmed=block.number > solid))
+            page.append(render(block, included, block.number > solid))
             last_key = key
         return page, None
+
+    def _history_json(self, block: Block, included: Included, _: bool) -> dict[str, Any]:
+        assert included.effects.transfer is not None
+        sender, to, value = included.effects.transfer
+        return {
+            "transaction_id": included.tx.txid,
+            "token_info": {
+                "symbol": USDT_SYMBOL,
+                "address": self.usdt_contract,
+                "decimals": USDT_DECIMALS,
+                "name": USDT_NAME,
+            },
+            "block_timestamp": block.timestamp,
+            "from": sender,
+            "to": to,
+            "type": "Transfer",
+            "value": str(value),
+        }
 
     def _transfers(
         self, ascending: bool, only_block: int | None = None
@@ -811,6 +1134,33 @@ class _CallOutcome:
     energy: int
     output: str = ""
     transfer: tuple[str, str, int] | None = None
+    approval: tuple[str, str, int] | None = None
+    spender: str | None = None  # transferFrom's caller, whose allowance the transfer spends
+
+
+@functools.cache
+def _selector(signature: str) -> str:
+    return crypto.keccak256(signature.encode())[:4].hex()
+
+
+def _address_word(value: int) -> str:
+    """The base58 address in an ABI word (its low 20 bytes)."""
+    return crypto.to_base58(bytes([crypto.ADDRESS_PREFIX]) + value.to_bytes(32)[-20:])
+
+
+def abi_string(text: str) -> str:
+    """A string as one ABI-encoded return value: offset, length, padded bytes."""
+    data = text.encode()
+    return word(32) + word(len(data)) + data.hex().ljust(-(-len(data) // 32) * 64, "0")
+
+
+def owner_permission(address: str) -> dict[str, Any]:
+    """The default owner permission java-tron gives an account (one key, threshold 1)."""
+    return {
+        "permission_name": "owner",
+        "threshold": 1,
+        "keys": [{"address": crypto.to_hex(address), "weight": 1}],
+    }
 
 
 def transaction_json(tx: Transaction) -> dict[str, Any]:
