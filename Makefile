@@ -38,7 +38,18 @@ services:
 browser:
 	@scripts/ensure-chromium.sh
 
-test: install services browser test-sqlite test-postgres
+# Stock TronWeb for tests/tron/test_devnet_tronweb.py: `npm ci` when node_modules is missing or
+# older than the lock file; without Node those tests skip.
+TRONWEB_DIR := tests/tron/tronweb
+.PHONY: tronweb
+tronweb:
+	@if ! command -v node >/dev/null; then \
+		echo "node is not on PATH: the TronWeb tests ($(TRONWEB_DIR)) will be skipped"; \
+	elif [ ! -d $(TRONWEB_DIR)/node_modules ] || [ $(TRONWEB_DIR)/package-lock.json -nt $(TRONWEB_DIR)/node_modules ]; then \
+		npm ci --prefix $(TRONWEB_DIR) --no-audit --no-fund && touch $(TRONWEB_DIR)/node_modules; \
+	fi
+
+test: install services browser tronweb test-sqlite test-postgres
 
 test-sqlite: install
 	TEST_DATABASE_URL=sqlite $(PYTEST) $(PYTEST_ARGS)
