@@ -46,7 +46,8 @@ SHELLS = {"sh", "bash", "shell"}
 LOCAL = "http://127.0.0.1:8000"
 PLACEHOLDER = re.compile(r"<[^>]*>")  # `<order-id>`: the reader fills it in
 FILLED = "FILLED"
-RUN_ELSEWHERE = {ROOT / "docs" / "merchants" / "webhooks.md"}  # test_webhook_docs.py runs these
+# test_webhook_docs.py and test_devnet_scripting.py run these.
+RUN_ELSEWHERE = {ROOT / "docs" / "merchants" / "webhooks.md", ROOT / "docs" / "devnet-scripting.md"}
 
 
 @dataclass(frozen=True)
