@@ -13,24 +13,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from paywarden.checkout import service
 from paywarden.checkout.service import Checkout
 from paywarden.kit.qr import qr_svg
+from paywarden.kit.templating import page_templates
 from paywarden.kit.time import iso, utcnow
 from paywarden.kit.web import DbRoute, Session
 from paywarden.orders.errors import OrderNotFound
 
 router = APIRouter(prefix="/pay", route_class=DbRoute, include_in_schema=False)
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+templates = page_templates(Path(__file__).parent / "templates")
 
 # The words the payer sees for each state; the page's script gets the same table.
 STATE_TEXT: dict[str, dict[str, str]] = {

@@ -24,7 +24,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
@@ -37,6 +36,7 @@ from paywarden.clients.errors import ClientUnauthorized, InitDataExpired, InitDa
 from paywarden.console import i18n
 from paywarden.kit.errors import AppError, NotFound
 from paywarden.kit.logging import get_logger
+from paywarden.kit.templating import page_templates
 from paywarden.kit.web import DbRoute, Session
 from paywarden.models.clients import BANNED
 from paywarden.plans.amounts import format_bps, format_rate
@@ -65,14 +65,7 @@ TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"
 # Telegram's web client shows a Mini App in a frame of its own origin.
 FRAME_ANCESTORS = "https://web.telegram.org"
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    extensions=["jinja2.ext.i18n"],
-)
+templates = page_templates(Path(__file__).parent / "templates", i18n=True)
 # One set of catalogs for the console and the client app (console/i18n.py, `make i18n`).
 templates.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext

@@ -21,7 +21,6 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -32,6 +31,7 @@ from paywarden.kit.errors import AppError, NotFound
 from paywarden.kit.logging import get_logger
 from paywarden.kit.pagination import Page as ResultPage
 from paywarden.kit.pagination import PageQuery
+from paywarden.kit.templating import page_templates
 from paywarden.kit.web import DbRoute, Session, client_ip, user_agent
 from paywarden.operators import service as operators
 from paywarden.operators.errors import AdminTokenInvalid, AdminUnauthorized
@@ -46,15 +46,7 @@ LOGIN_PATH = f"{PREFIX}/login"
 PRE_SESSION_COOKIE = "console_csrf"
 CSRF_FIELD = "csrf_token"
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    # Every string a page shows goes through gettext: `{{ _("…") }}`, `{% trans %}…{% endtrans %}`.
-    extensions=["jinja2.ext.i18n"],
-)
+templates = page_templates(Path(__file__).parent / "templates", i18n=True)
 # The request's language (a context variable the route class sets): see console/i18n.py.
 templates.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True

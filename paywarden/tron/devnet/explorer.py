@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from paywarden.kit.headers import SECURITY_HEADERS
 from paywarden.kit.money import format_trx, format_usdt
+from paywarden.kit.templating import page_templates
 from paywarden.kit.time import iso
 from paywarden.tron import crypto
 from paywarden.tron.devnet.chain import (
@@ -62,13 +62,7 @@ _KINDS = {
     "UnfreezeBalanceV2Contract": "Unstake (unfreeze)",
 }
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+templates = page_templates(Path(__file__).parent / "templates")
 
 
 def trx(sun: int) -> str:
