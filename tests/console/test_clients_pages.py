@@ -599,6 +599,9 @@ async def test_client_pages_fit_a_phone_and_a_desktop(
         assert await page.evaluate("document.documentElement.scrollWidth") <= width
         await page.fill("#f-q", holder.external_user_id)
         await page.click("#apply-filters")
+        # The filter form is a full GET: wait for its page, or the click below may land on the
+        # list being replaced and the navigation it starts be cancelled.
+        await expect(page).to_have_url(re.compile(r"[?&]q=web_"))
         await page.click(".client-link")
         await expect(page.locator("#client h2")).to_have_text("Client")
         assert await page.evaluate("document.documentElement.scrollWidth") <= width
