@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     # Seconds a Mini App's initData stays acceptable after its auth_date.
     telegram_init_max_age: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    # The bot (`paywarden bot`): the Bot API server (another one, e.g. a local telegram-bot-api,
+    # or the tests' fake); empty: Telegram's.
+    telegram_api_url: str = "https://api.telegram.org"
+    # Webhook mode when set (the public HTTPS URL Telegram posts updates to, proxied to
+    # TELEGRAM_WEBHOOK_LISTEN); unset: long polling.
+    telegram_webhook_url: str | None = None
+    # The secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token; unset: derived from the token.
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_listen: str = "127.0.0.1:8081"
 
     # Cards: USDT top-ups. USD credited per USDT received (a decimal), and the largest top-up
     # a client may ask for, in whole USDT.
@@ -208,6 +217,8 @@ class Settings(BaseSettings):
         "smtp_url",
         "bot_api_token",
         "telegram_bot_token",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
         "issuer_api_key",
         "issuer_webhook_secrets",
         "metrics_token",

@@ -42,10 +42,11 @@ CARDS = frozenset(
         "cards_dashboard",
         "card_stats",
         "treasury",
+        "notifications",
     }
 )
 SHARED = frozenset({"operators", "audit"})  # operators' accounts and the audit log, both products
-UIS = frozenset({"console", "clientapp"})
+UIS = frozenset({"console", "clientapp", "bot"})  # the bot: the clients' UI in Telegram
 ENDPOINTS = frozenset({"endpoints", "admin_endpoints"})
 REPOSITORIES = frozenset({"repository"})
 
@@ -90,10 +91,10 @@ RULES = [
     ),
     # config: the settings, which kit/ reads too; no domain.
     Rule(
-        frozenset({"tron", "issuer"}),
+        frozenset({"tron", "issuer", "telegram"}),
         frozenset({"kit", "config"}),
         nothing,
-        "tron/, issuer/ -> kit/",
+        "tron/, issuer/, telegram/ -> kit/",
     ),
     Rule(
         UIS,
@@ -110,7 +111,11 @@ RULES = [
         "reconcile/ -> services, models, tron/; never endpoints or other repositories",
     ),
     Rule(
-        GATEWAY | CARDS | SHARED | UIS | {"kit", "models", "tron", "issuer", "worker", "app"},
+        GATEWAY
+        | CARDS
+        | SHARED
+        | UIS
+        | {"kit", "models", "tron", "issuer", "telegram", "worker", "app"},
         None,
         lambda m: package(m) == "reconcile",
         "nothing imports reconcile/ but cli.py",

@@ -116,7 +116,6 @@ class Supervisor:
 
     def __init__(self) -> None:
         self.procs: dict[str, Proc] = {}
-        self.sampled_at: dict[str, float] = {}  # label -> time.monotonic() of the sample
         self.stopping = False
 
     def add(self, proc: Proc) -> Proc:
@@ -131,7 +130,6 @@ class Supervisor:
         return [p for p in self.procs.values() if p.popen is not None and not p.alive()]
 
     def sample_rss(self, label: str) -> None:
-        self.sampled_at[label] = time.monotonic()
         for proc in self.procs.values():
             proc.sample_rss(label)
 

@@ -35,8 +35,8 @@ LANGUAGE_COOKIE = "console_lang"
 DOMAIN = "messages"
 
 CONSOLE_DIR = Path(__file__).parent
-# One set of catalogs for both user interfaces: the console and the clients' app.
-SOURCE_DIRS = (CONSOLE_DIR, CONSOLE_DIR.parent / "clientapp")
+# One set of catalogs for the user interfaces: the console, the clients' app and the bot.
+SOURCE_DIRS = (CONSOLE_DIR, CONSOLE_DIR.parent / "clientapp", CONSOLE_DIR.parent / "bot")
 LOCALE_DIR = CONSOLE_DIR / "locale"
 POT_FILE = LOCALE_DIR / f"{DOMAIN}.pot"
 

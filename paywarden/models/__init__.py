@@ -19,6 +19,7 @@ from paywarden.models.clients import Client, ClientSession
 from paywarden.models.incidents import Incident
 from paywarden.models.ledger import LedgerAccount, LedgerHold, LedgerPosting, LedgerTransaction
 from paywarden.models.merchants import Merchant
+from paywarden.models.notifications import BotStatus, Notification, NotificationAttempt
 from paywarden.models.operators import BackupCode, Operator, OperatorSession, TotpEnrollment
 from paywarden.models.orders import Order, OrderDailyStats, OrderEvent
 from paywarden.models.plans import FxRate, Plan
@@ -43,6 +44,7 @@ __all__ = [
     "BackupCode",
     "Banner",
     "Base",
+    "BotStatus",
     "Card",
     "CardExposure",
     "CardStats",
@@ -64,6 +66,8 @@ __all__ = [
     "LedgerPosting",
     "LedgerTransaction",
     "Merchant",
+    "Notification",
+    "NotificationAttempt",
     "Operator",
     "OperatorSession",
     "Order",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paywarden.kit.time import utcnow
@@ -45,6 +45,11 @@ class Client(Base):
     support_owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("operators.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_active_at: Mapped[datetime | None]
+    # The bot: tell the client when a wallet falls below this (minor units, EUR or USD alike);
+    # None: never. Set when the client blocked the bot (a 403): nothing more is sent until it
+    # talks to the bot again.
+    low_balance_threshold: Mapped[int | None] = mapped_column(BigInteger)
+    bot_blocked_at: Mapped[datetime | None]
 
 
 class ClientSession(Base):
