@@ -69,6 +69,7 @@ def upgrade() -> None:
             "ix_notifications_client_created", ["client_id", "created_at"], unique=False
         )
         batch_op.create_index("ix_notifications_delete_at", ["delete_at"], unique=False)
+        batch_op.create_index("ix_notifications_sent_at", ["sent_at"], unique=False)
         batch_op.create_index(
             "ix_notifications_status_next", ["status", "next_attempt_at"], unique=False
         )
@@ -112,6 +113,7 @@ def downgrade() -> None:
     op.drop_table("notification_attempts")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index("ix_notifications_status_next")
+        batch_op.drop_index("ix_notifications_sent_at")
         batch_op.drop_index("ix_notifications_delete_at")
         batch_op.drop_index("ix_notifications_client_created")
 

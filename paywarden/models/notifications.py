@@ -71,6 +71,7 @@ class Notification(Base):
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
         Index("ix_notifications_client_created", "client_id", "created_at"),
         Index("ix_notifications_delete_at", "delete_at"),
+        Index("ix_notifications_sent_at", "sent_at"),  # the dashboard's "sent in 24 h"
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -16,11 +16,16 @@ Failures, as the outbox needs them:
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from telegram import (
+# PTB 22 opts in to its next major's durations (timedelta, not int): no deprecation warning
+# when a 429's retry_after is read, and nothing to change when 23 comes.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import (  # after the opt-in above
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -102,7 +107,8 @@ def _markup(buttons: list[Button] | None) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def _seconds(value: int | timedelta) -> float:
+def _retry_after(e: tg.RetryAfter) -> float:
+    value = e.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -193,9 +199,11 @@ class BotApi:
         try:
             return await method(*args, **kwargs)
         except tg.RetryAfter as e:
-            raise RetryLater(str(e), _seconds(e.retry_after)) from e
+            raise RetryLater(str(e), _retry_after(e)) from e
         except tg.Forbidden as e:
             raise Blocked(str(e)) from e
+        except tg.BadRequest as e:  # 400; PTB makes it a NetworkError, checked below
+            raise Rejected(str(e)) from e
         except (tg.TimedOut, tg.NetworkError) as e:  # 5xx, timeouts, refused connections
             raise RetryLater(str(e)) from e
         except tg.TelegramError as e:  # 400, 401/404 (a bad token), 409

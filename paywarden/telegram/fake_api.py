@@ -91,13 +91,13 @@ async def _params(request: Request) -> dict[str, Any]:
         raw = await request.body()
         return json.loads(raw) if raw else {}
     if kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
         out: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if hasattr(value, "read"):
-                out[key] = {"file": value.filename, "size": len(await value.read())}
-            else:
-                out[key] = _maybe_json(str(value))
+        async with request.form() as form:  # closes the uploads' temporary files
+            for key, value in form.multi_items():
+                if hasattr(value, "read"):
+                    out[key] = {"file": value.filename, "size": len(await value.read())}
+                else:
+                    out[key] = _maybe_json(str(value))
         return out
     return dict(request.query_params)
 
