@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool
 
+from paywarden import subscribers
 from paywarden.card_transactions import service
 from paywarden.issuer.base import AuthorizationRequest
 from paywarden.kit.db import Database, make_engine
@@ -167,6 +168,7 @@ async def profile(kind: str, args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    subscribers.compose()  # a decision publishes its event (the client's notification)
     for kind in args.db:
         await profile(kind, args)
 

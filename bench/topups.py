@@ -38,6 +38,7 @@ from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
 from sqlalchemy import func, select, update
 from sqlalchemy.pool import NullPool
 
+from paywarden import subscribers
 from paywarden.addresses import service as addresses
 from paywarden.addresses.service import Pool
 from paywarden.clients import service as clients
@@ -201,5 +202,6 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    subscribers.compose()  # a credit publishes its event (the client's notification)
     if not asyncio.run(run(parse_args())):
         sys.exit(1)

@@ -9,6 +9,11 @@ publishers import none of their subscribers; only this module knows both sides:
 | `order.confirmed`, `order.expired` (orders) | the Cards top-ups: credit or close a top-up |
 | `order.webhook_retry_requested` (orders) | the webhook outbox: a new delivery |
 | `webhook.delivered`, `webhook.failed` (webhooks) | the orders: completed / callback_failed |
+| `card.code_issued` (card_transactions) | the bot's notifications: the 3-D Secure code's message |
+| `card_transaction.approved`, `.declined`, `.refunded` (card_transactions) | the bot's messages |
+| `topup.credited` (topups) | the bot's notifications: the amount credited |
+| `subscription.renewed`, `subscription.past_due` (subscriptions) | the bot's notifications |
+| `wallet.low_balance` (wallets) | the bot's notifications: a wallet below the client's threshold |
 
 It also registers the domains' gauges with `kit/health` (the kit knows no domain).
 """
@@ -19,14 +24,19 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.card_transactions import events as card_events
 from paywarden.chain.metrics import refresh_scanner_gauges
 from paywarden.kit import health
 from paywarden.kit.events import Bus, bus
+from paywarden.notifications import reactions
 from paywarden.orders import events as order_events
 from paywarden.orders import service as orders
 from paywarden.orders.events import OrderChanged, WebhookRetryRequested
+from paywarden.subscriptions import events as subscription_events
 from paywarden.sweeps.metrics import refresh_sweep_gauges
+from paywarden.topups import events as topup_events
 from paywarden.topups import service as topups
+from paywarden.wallets import events as wallet_events
 from paywarden.webhooks import events as webhook_events
 from paywarden.webhooks import service as webhooks
 from paywarden.webhooks.service import Message
@@ -62,6 +72,19 @@ def register(target: Bus) -> None:
     target.subscribe(topups.on_orders_changed, *changes)
     target.subscribe(redeliver, order_events.WEBHOOK_RETRY_REQUESTED)
     target.subscribe(orders.on_webhooks_settled, webhook_events.DELIVERED, webhook_events.FAILED)
+    # What the bot tells clients, written in the transaction of what it tells.
+    target.subscribe(reactions.codes_issued, card_events.CODE_ISSUED)
+    target.subscribe(
+        reactions.purchases_changed,
+        card_events.APPROVED,
+        card_events.DECLINED,
+        card_events.REFUNDED,
+    )
+    target.subscribe(reactions.topups_credited, topup_events.CREDITED)
+    target.subscribe(
+        reactions.subscriptions_changed, subscription_events.RENEWED, subscription_events.PAST_DUE
+    )
+    target.subscribe(reactions.low_balances, wallet_events.LOW_BALANCE)
     target.composed = True
 
 

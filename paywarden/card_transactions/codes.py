@@ -1,4 +1,5 @@
-"""3-D Secure codes: what the client reads, their expiry, and the counts of the Risk / 3DS block.
+"""3-D Secure codes: what the client reads (in the app, or from the bot: `plain_code`), their
+expiry, and the counts of the Risk / 3DS block.
 
 A code arrives by webhook (`3ds.code`, see handlers), `pending` until the purchase it is for is
 authorized (`used`), declined by the issuer for a failed 3-D Secure (`declined`), or its time
@@ -75,6 +76,16 @@ async def past_for(
     declined or expired (a pending one past its time counts as expired)."""
     rows = await repo.client_past_codes(db, client_id, now, limit)
     return [_client_code(c, None, "expired" if c.status == "pending" else c.status) for c in rows]
+
+
+async def plain_code(db: AsyncSession, code_id: uuid.UUID, now: datetime) -> str | None:
+    """The code in clear, for the bot's message sent at `now`; None when it can no longer
+    serve (used, declined, expired, past its time, gone) or no key opens it."""
+    # populate_existing: the sender's session may hold the row from before it was spent.
+    code = await db.get(Code3ds, code_id, populate_existing=True)
+    if code is None or code.status != "pending" or code.expires_at <= now:
+        return None
+    return _open(keys_of(db), code.code)
 
 
 def _client_code(c: Code3ds, keys: KeySet | None, status: str | None = None) -> ClientCode:

@@ -4,6 +4,8 @@ Every handler is safe to run twice: it checks the transaction's status under the
 (card row, then transaction row, then the wallet through the ledger: the authorization's lock
 order) and posts with idempotency keys derived from our transaction id or the event id.
 A missing prerequisite (a refund before its settlement) raises NotReady: the inbox retries.
+What the client is told (a code, a decline, a refund) is published (`card_transactions/events`)
+only when the event changed something: a replay finds the change made and publishes nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit import service as audit
 from paywarden.audit.context import SYSTEM
+from paywarden.card_transactions import events
 from paywarden.card_transactions import repository as repo
 from paywarden.card_transactions.errors import EventRejected, NotReady
+from paywarden.card_transactions.events import CodeIssued, PurchaseChanged
 from paywarden.card_transactions.service import (
     HOLD_REFERENCE,
     fx_fee,
@@ -24,6 +28,7 @@ from paywarden.card_transactions.service import (
     spend_month,
 )
 from paywarden.issuer.base import IssuerEventData
+from paywarden.kit import events as bus
 from paywarden.kit.crypto import keys_of
 from paywarden.kit.logging import get_logger
 from paywarden.models import Card, CardTransaction
@@ -345,6 +350,7 @@ async def _refunded(db: AsyncSession, issuer: str, e: IssuerEventData, now: date
         tx.refunded_amount += amount
         tx.status = "refunded"
         tx.updated_at = now
+        await _tell(db, events.REFUNDED, e.event_id, card, tx, amount)
     return "refunded"
 
 
@@ -353,6 +359,7 @@ async def _declined(db: AsyncSession, issuer: str, e: IssuerEventData, now: date
     a hold we placed is released; a 3-D Secure failure declines the purchase's code."""
     reason = e.decline_reason or "other"
     card, tx = await _locked(db, issuer, e)
+    news = tx is None or tx.status == "approved"  # else declined already: told then
     if tx is None:
         card = await _card(db, issuer, e)
         amount = e.amount or 0
@@ -373,7 +380,33 @@ async def _declined(db: AsyncSession, issuer: str, e: IssuerEventData, now: date
     if reason == "3ds_failed":
         await repo.set_code_status(db, issuer, tx.issuer_transaction_id, "declined", now)
     await db.flush()
+    if news:
+        assert card is not None
+        await _tell(db, events.DECLINED, str(tx.id), card, tx, tx.amount, reason)
     return "declined"
+
+
+async def _tell(
+    db: AsyncSession,
+    type_: str,
+    key: str,
+    card: Card,
+    tx: CardTransaction,
+    amount: int,
+    reason: str | None = None,
+) -> None:
+    """Publish a purchase's change, for the client's message."""
+    change = PurchaseChanged(
+        type=type_,
+        key=key,
+        client_id=card.client_id,
+        card_last4=card.last4,
+        merchant=tx.merchant,
+        amount=amount,
+        currency=tx.currency,
+        reason=reason,
+    )
+    await bus.publish(db, change)
 
 
 # ---- codes and cards -----------------------------------------------------------------------
@@ -395,10 +428,11 @@ async def _code(db: AsyncSession, issuer: str, e: IssuerEventData, now: datetime
     currency = e.merchant_currency or e.currency or card.currency
     expires_at = e.code_expires_at or now + CODE_TTL
     live = expires_at > now
-    await repo.insert_code(
+    code_id = uuid.uuid4()
+    kept = await repo.insert_code(
         db,
         {
-            "id": uuid.uuid4(),
+            "id": code_id,
             "card_id": card.id,
             "client_id": card.client_id,
             "issuer": issuer,
@@ -413,6 +447,17 @@ async def _code(db: AsyncSession, issuer: str, e: IssuerEventData, now: datetime
             "updated_at": now,
         },
     )
+    if kept and live:  # a repeated event stored nothing: the client was told the first time
+        issued = CodeIssued(
+            code_id=code_id,
+            client_id=card.client_id,
+            card_last4=card.last4,
+            merchant=e.merchant[:255] if e.merchant else None,
+            amount=amount or 0,
+            currency=currency[:3],
+            expires_at=expires_at,
+        )
+        await bus.publish(db, issued)
     return "code kept"
 
 

@@ -89,6 +89,7 @@ def _context(*fresh: Any) -> Any:
             _CARDS.c.spend_month,
             _CARDS.c.spent_this_month,
             _CARDS.c.status,
+            _CARDS.c.last4,
             Client.__table__.c.status.label("client_status"),
             Plan.__table__.c.fx_fee_bps,
             _ACCOUNTS.c.id.label("wallet_id"),
@@ -180,6 +181,7 @@ class AuthorizationContext:
     spend_month: str | None
     spent_this_month: int
     card_status: str
+    card_last4: str | None  # for the client's message about the decision
     client_status: str
     fx_fee_bps: int | None  # the client's plan's; None without a plan
     wallet_id: uuid.UUID  # the client's wallet in the card's currency
@@ -213,6 +215,7 @@ async def authorization_context(
         row.spend_month,
         row.spent_this_month,
         row.status,
+        row.last4,
         row.client_status,
         row.fx_fee_bps,
         row.wallet_id,

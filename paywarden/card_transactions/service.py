@@ -5,7 +5,8 @@ loaded: one reads the decision's whole context with the card's row (it carries t
 month-to-date spend) and the wallet's row locked, card first, as every writer takes them, so
 concurrent authorizations and settlements queue instead of deadlocking, and two approvals can
 never both count the same balance or the same room under the monthly limit. Then the hold, the
-transaction's row and the card's new spend are written (one statement on PostgreSQL).
+transaction's row and the card's new spend are written (one statement on PostgreSQL), and a
+fresh decision is published (`card_transactions/events`) for the client's message.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paywarden.card_transactions import events
 from paywarden.card_transactions import repository as repo
+from paywarden.card_transactions.events import PurchaseChanged
 from paywarden.card_transactions.repository import AuthorizationContext
 from paywarden.issuer.base import AuthorizationRequest, Decision, DeclineReason
+from paywarden.kit import events as bus
 from paywarden.kit.logging import get_logger
 from paywarden.kit.pagination import Page, PageQuery
 from paywarden.models import CardTransaction
@@ -123,6 +127,20 @@ async def authorize(
         "updated_at": now,
     }
     await repo.record_decision(db, tx, hold, spend)
+    # A fresh decision only: a repeated request was answered above from the recorded one.
+    await bus.publish(
+        db,
+        PurchaseChanged(
+            type=events.DECLINED if reason else events.APPROVED,
+            key=str(tx_id),
+            client_id=ctx.client_id,
+            card_last4=ctx.card_last4,
+            merchant=tx["merchant"],
+            amount=total,
+            currency=ctx.currency,
+            reason=reason,
+        ),
+    )
     return Decision(reason is None, reason)
 
 

@@ -1,6 +1,6 @@
 """The profile tab (`/app/profile`): who is signed in, the plan and its terms, changing plan
 (the home catalog; the fee and what changes shown before paying), support, the app's language,
-signing out."""
+the low-balance alert (the bot's message when a wallet falls below an amount), signing out."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from paywarden.clientapp import web
 from paywarden.clientapp.web import SignedIn
 from paywarden.clients import service as clients
 from paywarden.console import i18n
-from paywarden.kit.errors import AppError
+from paywarden.kit.errors import AppError, ValidationFailed
+from paywarden.kit.money import CENT_DECIMALS, format_units, parse_amount
 from paywarden.kit.web import Session
 from paywarden.models import Plan
 from paywarden.plans import service as plans
@@ -57,6 +58,9 @@ OVER_CAP_NOTE = i18n.N_(
     "You have more open cards than this plan allows: they keep working, but you cannot issue "
     "new ones until you close some. The new plan starts now and runs for a month. Days left of "
     "a month you already paid for are not refunded."
+)
+THRESHOLD_ERROR = i18n.N_(
+    "Enter an amount above 0 and at most 100000, such as 50 or 49.90 (at most 2 decimals)."
 )
 _TELEGRAM_HANDLE = re.compile(r"^@([A-Za-z0-9_]{4,32})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -104,6 +108,18 @@ def support_link(contact: str) -> str | None:
 
 @router.get("/profile", response_class=HTMLResponse)
 async def profile(request: Request, me: SignedIn, db: Session) -> HTMLResponse:
+    return await _profile_page(request, db)
+
+
+async def _profile_page(
+    request: Request,
+    db: Session,
+    *,
+    threshold: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The tab; `threshold` and `errors`: the low-balance form sent back with what is wrong."""
     client = web.caller_of(request).client
     await client_state.ensure_plan(db, client)
     summary = await subscriptions.summary(db, client)
@@ -118,6 +134,7 @@ async def profile(request: Request, me: SignedIn, db: Session) -> HTMLResponse:
     ]
     help_desk = await support.current(db)
     plan = summary.plan
+    saved = client.low_balance_threshold
     context = {
         "tab": "profile",
         "title": i18n.N_("Profile"),
@@ -132,9 +149,16 @@ async def profile(request: Request, me: SignedIn, db: Session) -> HTMLResponse:
         "support": help_desk,
         "support_link": support_link(help_desk.contact),
         "saved_language": client.app_language,
+        "threshold_saved": saved,
+        "threshold": _shown_threshold(saved) if threshold is None else threshold,
+        "errors": errors or {},
         "done": request.query_params.get("done"),
     }
-    return web.render(request, "profile/profile.html", context)
+    return web.render(request, "profile/profile.html", context, status_code=status_code)
+
+
+def _shown_threshold(saved: int | None) -> str:
+    return format_units(saved, CENT_DECIMALS) if saved is not None else ""
 
 
 def _change(before: str | None, after: str) -> str:
@@ -217,3 +241,20 @@ async def set_language(request: Request, me: SignedIn, db: Session) -> RedirectR
     language = form.get("language") or None
     await clients.set_app_language(db, web.caller_of(request).client, language)
     return web.redirect(f"{PROFILE}?done=language")
+
+
+@router.post("/profile/low-balance")
+async def set_low_balance(request: Request, me: SignedIn, db: Session) -> RedirectResponse:
+    """Save (or, empty or "Turn off", clear) the amount under which the bot tells the client a
+    wallet fell low. Allowed to a banned client: it changes what it hears, nothing else."""
+    form = await web.checked_form(request, me)
+    typed = "" if form.get("off") else form.get("low_balance_threshold", "").strip()
+    text = typed.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        amount = parse_amount(text, CENT_DECIMALS) if text else None
+        await clients.set_low_balance_threshold(db, web.caller_of(request).client, amount)
+    except (ValueError, ValidationFailed):
+        errors = {"low_balance_threshold": THRESHOLD_ERROR}
+        page = await _profile_page(request, db, threshold=typed, errors=errors, status_code=400)
+        raise web.Page(page) from None
+    return web.redirect(f"{PROFILE}?done={'low_balance' if amount else 'low_balance_off'}")

@@ -11,12 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paywarden.clients import repository as repo
 from paywarden.clients.errors import ClientBanned, ClientNotFound, InvalidExternalUserId
 from paywarden.kit.errors import ValidationFailed
+from paywarden.kit.money import CENT_DECIMALS, format_units
 from paywarden.kit.time import utcnow
 from paywarden.models import Client
 from paywarden.models.clients import ACTIVE, BANNED
 
 EXTERNAL_USER_ID = re.compile(r"^(tg_[1-9][0-9]{0,19}|web_[A-Za-z0-9_-]{1,64})$")
 APP_LANGUAGES = ("en", "ru")  # the client app's catalogs
+# The highest low-balance threshold a client may set: 100,000.00 (minor units, EUR or USD).
+MAX_LOW_BALANCE_THRESHOLD = 10_000_000
 
 
 def check_external_user_id(external_user_id: str) -> str:
@@ -80,5 +83,23 @@ async def set_app_language(session: AsyncSession, client: Client, language: str 
     if language is not None and language not in APP_LANGUAGES:
         raise ValidationFailed("language must be one of: " + ", ".join(APP_LANGUAGES))
     client.app_language = language
+    await session.flush()
+    return client
+
+
+async def set_low_balance_threshold(
+    session: AsyncSession, client: Client, amount_minor: int | None
+) -> Client:
+    """Set the balance (minor units, EUR or USD alike) under which the bot tells the client a
+    wallet fell low; None turns it off. 400 VALIDATION_ERROR unless 0 < amount <= 100000.00.
+    No ban check: it changes what the client hears, not its business."""
+    if amount_minor is not None and (
+        type(amount_minor) is not int or not 0 < amount_minor <= MAX_LOW_BALANCE_THRESHOLD
+    ):
+        raise ValidationFailed(
+            "low_balance_threshold must be above 0 and at most "
+            f"{format_units(MAX_LOW_BALANCE_THRESHOLD, CENT_DECIMALS)} (or null: off)"
+        )
+    client.low_balance_threshold = amount_minor
     await session.flush()
     return client

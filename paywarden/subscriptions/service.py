@@ -12,6 +12,10 @@ a top-up lands (same transaction as the credit) and retried by the renewal job; 
 unpaid subscription starts a fresh period at the moment it is paid (no charge for months
 without service). Renewals of active subscriptions start at the previous period's end, so the
 key makes a second or concurrent run a no-op; rows are also claimed with SKIP LOCKED.
+
+A renewal paid (an active subscription's next period, or a past-due one's) and a renewal that
+found no funds are published (`subscriptions/events`) for the client's message; a subscription
+never paid yet tells nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
 from paywarden.cards import repository as cards_repo
 from paywarden.clients import service as clients
+from paywarden.kit import events as bus
 from paywarden.kit.time import iso, utcnow
 from paywarden.models import Client, Plan, Subscription
 from paywarden.models.clients import ACTIVE as CLIENT_ACTIVE
@@ -34,6 +39,7 @@ from paywarden.models.subscriptions import ACTIVE, PAST_DUE, PENDING
 from paywarden.plans import repository as plans_repo
 from paywarden.plans import service as plans
 from paywarden.plans.errors import FxRateNotSet
+from paywarden.subscriptions import events
 from paywarden.subscriptions import repository as repo
 from paywarden.subscriptions.errors import (
     InsufficientFunds,
@@ -41,6 +47,7 @@ from paywarden.subscriptions.errors import (
     PlanNotFound,
     PlanNotSelectable,
 )
+from paywarden.subscriptions.events import SubscriptionChanged
 from paywarden.wallets import fees
 
 NONE = "none"  # the summary's status for a client without a subscription
@@ -154,14 +161,47 @@ async def _subscription(db: AsyncSession, client: Client, plan: Plan) -> Subscri
 
 
 async def _try_activate(db: AsyncSession, client: Client, sub: Subscription, plan: Plan) -> bool:
-    """Charge an unpaid subscription now, a fresh period starting now; False without funds."""
+    """Charge an unpaid subscription now, a fresh period starting now; False without funds.
+    A past-due one that had a period is renewed for the client (the message says so)."""
     now = utcnow()
+    ended = sub.current_period_end if sub.status == PAST_DUE else None
     try:
         paid = await _pay(db, client, plan, now)
     except (InsufficientFunds, FxRateNotSet):  # stays unpaid; a later top-up or rate pays it
         return False
     _start_period(sub, client, plan, now, paid)
+    if ended is not None:
+        await _renewed(db, sub, plan, ended, paid)
     return True
+
+
+async def _renewed(
+    db: AsyncSession, sub: Subscription, plan: Plan, ended: datetime, paid: Payment
+) -> None:
+    """Tell that the period after `ended` was paid (a free plan's renewal tells nothing)."""
+    if paid.currency is None:
+        return
+    await bus.publish(
+        db,
+        SubscriptionChanged(
+            events.RENEWED,
+            sub.id,
+            sub.client_id,
+            ended,
+            plan.name,
+            paid.amount,
+            paid.currency,
+            next_at=sub.current_period_end,
+        ),
+    )
+
+
+async def _past_due(db: AsyncSession, sub: Subscription, plan: Plan, ended: datetime) -> None:
+    """Tell that the renewal of the period that `ended` found no funds."""
+    change = SubscriptionChanged(
+        events.PAST_DUE, sub.id, sub.client_id, ended, plan.name, plan.monthly_fee, plan.currency
+    )
+    await bus.publish(db, change)
 
 
 async def ensure(db: AsyncSession, client: Client) -> Subscription | None:
@@ -376,18 +416,25 @@ async def renew_due(db: AsyncSession, now: datetime, limit: int = 200) -> int:
         plan = await _plan_of(db, client)
         if plan is None:
             continue
+        # The period that ended: a pending subscription never had one (nothing to tell).
+        ended = sub.current_period_end if sub.status != PENDING else None
         if sub.status == ACTIVE:
-            assert sub.current_period_end is not None
-            start = sub.current_period_end  # periods follow each other: the key is fixed
+            assert ended is not None
+            start = ended  # periods follow each other: the key is fixed
         else:
             start = now  # unpaid: service resumes when paid
         try:
             paid = await _pay(db, client, plan, start)
         except (InsufficientFunds, FxRateNotSet):  # retried hourly: funds or a rate may come
+            if sub.status == ACTIVE:  # told once: the hourly retries of a past-due one are not
+                assert ended is not None
+                await _past_due(db, sub, plan, ended)
             sub.status = PAST_DUE
             sub.updated_at = now  # the next retry is RETRY_EVERY from now
             continue
         _start_period(sub, client, plan, start, paid)
+        if ended is not None:
+            await _renewed(db, sub, plan, ended, paid)
         charged += 1
     await db.flush()
     return charged

@@ -18,8 +18,9 @@ key `topup:<order_id>`, whose postings sum to zero per currency:
 
 where `rem` is the micro-USDT worth less than a cent (`r - ceil(gross / rate)`), kept on the
 rounding account; zero legs are left out. Exactly once: the top-up row is locked and must be
-uncredited, and the key makes any replay a no-op. A pending or past-due subscription is then
-charged in the same transaction.
+uncredited, and the key makes any replay a no-op. The credit is published (`topup.credited`,
+for the client's message), and a pending or past-due subscription is then charged in the same
+transaction.
 
 An expired order marks its top-up `expired`: an underpaid order that expired credits nothing
 (the USDT stays on its address, swept as usual; an operator may credit it by hand).
@@ -42,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paywarden.checkout import service as checkout
 from paywarden.clients import service as clients
 from paywarden.config import Settings
+from paywarden.kit import events as bus
 from paywarden.kit.crypto import keys_of
 from paywarden.kit.errors import NotFound
 from paywarden.kit.pagination import Page, PageQuery
@@ -60,6 +62,7 @@ from paywarden.plans import service as plans
 from paywarden.subscriptions import service as subscriptions
 from paywarden.topups import repository as repo
 from paywarden.topups.errors import TopupAmountOutOfRange
+from paywarden.topups.events import TopupCredited
 from paywarden.wallets import service as wallets
 from paywarden.wallets.errors import IdempotencyKeyReused
 from paywarden.wallets.service import Leg
@@ -347,6 +350,7 @@ async def on_order_confirmed(db: AsyncSession, order: Order) -> None:
     topup.transaction_id = entry.id
     topup.credited_at = utcnow()
     await db.flush()
+    await bus.publish(db, TopupCredited(topup.id, client.id, credit.net, USD, received))
     # Funds arrived: a new (or lapsed) client's subscription is paid now if it can be.
     await subscriptions.charge_unpaid(db, client)
 

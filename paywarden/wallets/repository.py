@@ -13,18 +13,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.kit.time import utcnow
-from paywarden.models import LedgerAccount, LedgerHold, LedgerPosting, LedgerTransaction
+from paywarden.models import Client, LedgerAccount, LedgerHold, LedgerPosting, LedgerTransaction
 from paywarden.models.ledger import CLIENT, HELD, SYSTEM
 
 A = LedgerAccount.__table__
 T = LedgerTransaction.__table__
 P = LedgerPosting.__table__
 H = LedgerHold.__table__
+C = Client.__table__
 
 # The hot path's statements, built once (their compiled forms are cached by SQLAlchemy).
 # On SQLite FOR UPDATE is left out: the write lock is already held (BEGIN IMMEDIATE).
 _LOCK_ACCOUNTS = (
-    select(A.c.id, A.c.kind, A.c.currency, A.c.balance)
+    select(A.c.id, A.c.kind, A.c.currency, A.c.balance, A.c.client_id)
     .where(A.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(A.c.id)
     .with_for_update()
@@ -52,6 +53,7 @@ class LockedAccount:
     kind: str
     currency: str
     balance: int
+    client_id: uuid.UUID | None = None  # a client wallet's owner
 
 
 # ---- accounts ------------------------------------------------------------------------------
@@ -149,7 +151,23 @@ async def lock_accounts(
     await session.flush()  # the Core statements below don't autoflush the ORM's pending rows
     conn = await session.connection()
     rows = await conn.execute(_LOCK_ACCOUNTS, {"ids": sorted(set(account_ids))})
-    return {r.id: LockedAccount(r.id, r.kind, r.currency, int(r.balance)) for r in rows}
+    return {
+        r.id: LockedAccount(r.id, r.kind, r.currency, int(r.balance), r.client_id) for r in rows
+    }
+
+
+_THRESHOLDS = select(C.c.id, C.c.low_balance_threshold).where(
+    C.c.id.in_(bindparam("ids", expanding=True)), C.c.low_balance_threshold.is_not(None)
+)
+
+
+async def low_balance_thresholds(
+    session: AsyncSession, client_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """The balance under which each client wants to hear of a wallet (absent: never)."""
+    conn = await session.connection()
+    rows = await conn.execute(_THRESHOLDS, {"ids": sorted(set(client_ids))})
+    return {r.id: int(r.low_balance_threshold) for r in rows}
 
 
 async def held_sums(

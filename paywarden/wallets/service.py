@@ -4,7 +4,8 @@
 idempotency key returns the first transaction and writes nothing; a client wallet never goes
 below zero available (balance minus active holds) unless an `adjustment` is explicitly allowed
 to; the accounts' cached balances move in the same database transaction, under row locks taken
-in account-id order. Services never commit: the caller's transaction does.
+in account-id order. Services never commit: the caller's transaction does. A client wallet
+falling below its client's low-balance threshold is published (`wallets/events`).
 
 System accounts (fee revenue, FX, ...) are touched by nearly every transaction. Each is split
 into `SYSTEM_SHARDS` rows, a transaction picking one by its idempotency key, so that concurrent
@@ -16,7 +17,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paywarden.audit import service as audit
 from paywarden.audit.context import Actor
+from paywarden.kit import events as bus
 from paywarden.kit.time import utcnow
 from paywarden.models import LedgerHold
 from paywarden.models.ledger import (
@@ -48,6 +50,7 @@ from paywarden.wallets.errors import (
     InvalidPosting,
     Unbalanced,
 )
+from paywarden.wallets.events import LowBalance
 
 SYSTEM_SHARDS = 16
 # Only these kinds may take a client wallet below zero available, and only when asked to
@@ -245,7 +248,34 @@ async def post(
         ],
     )
     await repo.add_to_balances(session, deltas)
+    await _tell_low_balances(session, transaction_id, locked.values(), deltas)
     return Entry(transaction_id, kind, idempotency_key, now, replayed=False)
+
+
+async def _tell_low_balances(
+    session: AsyncSession,
+    transaction_id: uuid.UUID,
+    accounts: Iterable[repo.LockedAccount],
+    deltas: Mapping[uuid.UUID, int],
+) -> None:
+    """Publish the client wallets this transaction took below their client's threshold.
+
+    Cheap on the hot path: the thresholds are read (one small query) only when a client wallet
+    with something in it went down; a wallet already at zero or below cannot cross (a
+    threshold is positive)."""
+    falling = [a for a in accounts if a.kind == CLIENT and deltas[a.id] < 0 and a.balance > 0]
+    if not falling:
+        return
+    owners = [a.client_id for a in falling if a.client_id is not None]
+    thresholds = await repo.low_balance_thresholds(session, owners)
+    crossed = []
+    for a in falling:
+        if a.client_id is None or a.client_id not in thresholds:
+            continue
+        threshold, after = thresholds[a.client_id], a.balance + deltas[a.id]
+        if a.balance >= threshold > after:
+            crossed.append(LowBalance(transaction_id, a.client_id, a.currency, after, threshold))
+    await bus.publish_all(session, crossed)
 
 
 async def adjust(

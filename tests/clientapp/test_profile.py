@@ -519,3 +519,62 @@ async def test_a_web_client_follows_its_browser_until_it_chooses(
     )
     assert saved.status_code == 303
     assert html_lang(await web.get(PROFILE, headers=ru)) == "en"
+
+
+# The low-balance alert
+
+
+async def test_the_low_balance_alert_is_saved_shown_and_turned_off(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    client_id = await client_id_of(http)
+    page = await http.get(PROFILE)
+    assert 'id="low-balance"' in page.text
+    assert 'id="low-balance-off"' not in page.text  # nothing to turn off yet
+    saved = await post_form(
+        http, PROFILE, f"{PROFILE}/low-balance", {"low_balance_threshold": "1 000,50"}
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/app/profile?done=low_balance"
+    assert (await client_row(db, client_id)).low_balance_threshold == 100_050
+    shown = await http.get(saved.headers["location"])
+    assert 'value="1000.50"' in shown.text
+    assert 'id="low-balance-off"' in shown.text
+    off = await post_form(http, PROFILE, f"{PROFILE}/low-balance", {"off": "1"})
+    assert off.headers["location"] == "/app/profile?done=low_balance_off"
+    assert (await client_row(db, client_id)).low_balance_threshold is None
+
+
+@pytest.mark.parametrize("typed", ["0", "-5", "12.345", "abc", "100000.01"])
+async def test_a_wrong_low_balance_amount_is_shown_back_with_the_reason(
+    http: httpx.AsyncClient, db: Database, typed: str
+) -> None:
+    client_id = await client_id_of(http)
+    refused = await post_form(
+        http, PROFILE, f"{PROFILE}/low-balance", {"low_balance_threshold": typed}
+    )
+    assert refused.status_code == 400
+    assert 'id="e-low_balance_threshold"' in refused.text
+    assert f'value="{typed}"' in refused.text
+    assert (await client_row(db, client_id)).low_balance_threshold is None
+
+
+async def test_the_low_balance_alert_needs_the_csrf_token(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    client_id = await client_id_of(http)
+    posted = await http.post(f"{PROFILE}/low-balance", data={"low_balance_threshold": "50"})
+    assert posted.status_code == 403
+    assert (await client_row(db, client_id)).low_balance_threshold is None
+
+
+async def test_a_banned_client_may_still_set_its_alert(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    client_id = await client_id_of(http)
+    await ban(db, client_id)
+    saved = await post_form(
+        http, PROFILE, f"{PROFILE}/low-balance", {"low_balance_threshold": "20"}
+    )
+    assert saved.status_code == 303
+    assert (await client_row(db, client_id)).low_balance_threshold == 2_000

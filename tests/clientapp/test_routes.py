@@ -60,9 +60,13 @@ SIGNED_IN = {
     ("GET", "/app/profile/plan/{plan_id}"),
     ("POST", "/app/profile/plan"),
     ("POST", "/app/profile/language"),
+    ("POST", "/app/profile/low-balance"),
 }
 # A post's fields besides the CSRF token, enough to get past the form's own checks.
-FORMS = {"/app/card/{card_id}/limit": {"monthly_limit": "50"}}
+FORMS = {
+    "/app/card/{card_id}/limit": {"monthly_limit": "50"},
+    "/app/profile/low-balance": {"low_balance_threshold": "50"},
+}
 
 
 def app_routes() -> set[tuple[str, str]]:
