@@ -1,4 +1,5 @@
-"""The `paywarden` command: serve, worker, migrate, and operator rescue for a locked-out host."""
+"""The `paywarden` command: serve, worker, bot, migrate, and operator rescue for a locked-out
+host."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import httpx
@@ -62,7 +64,17 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
     no_worker: Annotated[
-        bool, typer.Option("--no-worker", help="Start no `paywarden worker` child process")
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Start no `paywarden worker` child process (nor the bot: scaled replicas)",
+        ),
+    ] = False,
+    no_bot: Annotated[
+        bool,
+        typer.Option(
+            "--no-bot", help="Start no `paywarden bot` child process, even with TELEGRAM_BOT_TOKEN"
+        ),
     ] = False,
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes, each with its own DB_POOL_SIZE pool")
@@ -78,7 +90,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP app and, unless --no-worker, one `paywarden worker` as a child process
-    (restarted if it dies, stopped with the server): the hot wallet key stays out of the API."""
+    (restarted if it dies, stopped with the server): the hot wallet key stays out of the API.
+    With TELEGRAM_BOT_TOKEN set, `paywarden bot` runs beside it the same way (unless --no-bot
+    or --no-worker)."""
     settings = _settings()
     configure_logging(json=settings.is_production, level=settings.log_level)
     bind(settings, host, port, metrics_port)
@@ -108,8 +122,10 @@ def serve(
     # uvicorn re-raises the SIGTERM it shut down on: end here, so the worker is stopped too.
     signal.signal(signal.SIGTERM, _terminated)
     child = None if no_worker else worker_child()
+    with_bot = settings.telegram_bot_token is not None and not (no_worker or no_bot)
+    bot = bot_child() if with_bot else None
     try:
-        with child or contextlib.nullcontext():
+        with child or contextlib.nullcontext(), bot or contextlib.nullcontext():
             uvicorn.run(application, factory=workers > 1, workers=workers, **options)
     except Terminated:
         pass
@@ -127,6 +143,12 @@ def worker_child() -> ChildProcess:
         fatal_codes={2},
         on_fatal=lambda _: os.kill(os.getpid(), signal.SIGTERM),
     )
+
+
+def bot_child() -> ChildProcess:
+    """`paywarden bot` beside the server. A token Telegram refuses (exit 2) stops the bot
+    only: the API and the Mini App go on serving (the child's error is in the log)."""
+    return ChildProcess("bot", [sys.executable, "-m", "paywarden", "bot"], fatal_codes={2})
 
 
 class Terminated(Exception):
@@ -181,6 +203,34 @@ def worker() -> None:
 
     settings = _settings()
     configure_logging(json=settings.is_production, level=settings.log_level)
+    # A ConfigError (keys that do not fit, an unknown ISSUER) comes before any loop: exit 2.
+    _run_until_stopped(lambda stop: run_worker(settings, stop))
+
+
+@app.command()
+def bot(
+    poll_timeout: Annotated[
+        int, typer.Option(min=1, max=50, help="Seconds a long poll waits for updates")
+    ] = 25,
+) -> None:
+    """Run the Telegram bot: its commands, and the notifications' sender. Long polling, or
+    webhook mode with TELEGRAM_WEBHOOK_URL; one process per token (a second one stands by)."""
+    from paywarden.bot.runner import run_bot
+
+    settings = _settings()
+    if settings.telegram_bot_token is None:
+        typer.echo(
+            "configuration error: TELEGRAM_BOT_TOKEN is not set (the bot's token from BotFather)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    configure_logging(json=settings.is_production, level=settings.log_level)
+    _run_until_stopped(lambda stop: run_bot(settings, stop, poll_timeout=poll_timeout))
+
+
+def _run_until_stopped(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """A long-running command: until SIGINT/SIGTERM, or until the `serve` that started it is
+    gone; its configuration error exits 2."""
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -190,13 +240,13 @@ def worker() -> None:
         orphaned = asyncio.create_task(parent_gone())  # started by `serve`: stop with it
         orphaned.add_done_callback(lambda _: stop.set())
         try:
-            await run_worker(settings, stop)
+            await run(stop)
         finally:
             orphaned.cancel()
 
     try:
         asyncio.run(main())
-    except ConfigError as exc:  # keys that do not fit, an unknown ISSUER: before any loop
+    except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
