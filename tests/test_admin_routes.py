@@ -94,6 +94,8 @@ ANY_OPERATOR = {
     ("PATCH", "/api/v1/admin/clients/{client_id}"),
     ("POST", "/api/v1/admin/clients/{client_id}/plan"),
     ("GET", "/api/v1/admin/clients/{client_id}/ledger"),
+    # What the bot told the client (the client page's notifications).
+    ("GET", "/api/v1/admin/clients/{client_id}/notifications"),
     # Cards: listing, issuing for a client and the lifecycle are support work (audited).
     ("GET", "/api/v1/admin/clients/{client_id}/cards"),
     ("POST", "/api/v1/admin/clients/{client_id}/cards"),

@@ -127,9 +127,9 @@ def test_the_check_refuses_what_the_cli_would(args: list[str]) -> None:
 
 
 def test_deploy_runs_each_process_the_platform_has() -> None:
-    assert set(procfile()) == {"web", "worker", *DEV_ONLY}
+    assert set(procfile()) == {"web", "worker", "bot", *DEV_ONLY}
     started = {words[0] for _, words in command_lines()}
-    assert started == {"serve", "worker", "migrate", *DEV_ONLY}
+    assert started == {"serve", "worker", "migrate", "bot", *DEV_ONLY}
 
 
 def test_development_stand_ins_stay_out_of_production() -> None:

@@ -16,6 +16,7 @@ from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import percent
 from paywarden.kit.time import iso
 from paywarden.models.ledger import WALLET_CURRENCIES
+from paywarden.notifications.service import BotHealth, QueueStats
 from paywarden.plans.amounts import format_cents
 from paywarden.treasury.schemas import EstimatesOut, IssuerOut
 
@@ -127,11 +128,77 @@ class Risk3dsOut(BaseModel):
     expired_3d: int
 
 
+BotState = Literal["running", "stopped", "never_started"]
+
+
+class BotOut(BaseModel):
+    """The Telegram bot: `running` with a heartbeat within the last 60 s, `stopped` with an
+    older one (`heartbeat_at` says when it was last seen), `never_started` without any."""
+
+    status: BotState
+    mode: Literal["polling", "webhook"] | None
+    username: str | None
+    holder: str | None  # host:pid of the process that holds the bot's lock
+    started_at: str | None
+    heartbeat_at: str | None
+    last_update_at: str | None  # the last client message it handled
+    last_error: str | None
+
+    @classmethod
+    def of(cls, h: BotHealth | None) -> BotOut:
+        if h is None:
+            return cls(
+                status="never_started",
+                mode=None,
+                username=None,
+                holder=None,
+                started_at=None,
+                heartbeat_at=None,
+                last_update_at=None,
+                last_error=None,
+            )
+        return cls(
+            status="running" if h.alive else "stopped",
+            mode=h.mode,  # type: ignore[arg-type]
+            username=h.username,
+            holder=h.holder,
+            started_at=iso(h.started_at),
+            heartbeat_at=iso(h.heartbeat_at),
+            last_update_at=iso(h.last_update_at),
+            last_error=h.last_error,
+        )
+
+
+class NotificationQueueOut(BaseModel):
+    """The bot's outbox: what waits now, and what became of the last 24 hours' messages."""
+
+    pending: int
+    sending: int
+    oldest_pending_s: int | None  # whole seconds the oldest waiting message has waited
+    sent_24h: int
+    failed_24h: int
+    blocked_24h: int  # the client had blocked the bot
+
+    @classmethod
+    def of(cls, q: QueueStats) -> NotificationQueueOut:
+        oldest = q.oldest_pending_seconds
+        return cls(
+            pending=q.pending,
+            sending=q.sending,
+            oldest_pending_s=None if oldest is None else int(oldest),
+            sent_24h=q.sent_24h,
+            failed_24h=q.failed_24h,
+            blocked_24h=q.blocked_24h,
+        )
+
+
 class HealthOut(BaseModel):
     provider_status: Literal["ok", "degraded", "down"]
     webhook_lag_p95_s: str | None  # the issuer's webhooks over the last 24 h
     error_rate_1h: str | None  # issuer calls that failed, %
     failed_webhooks_24h: int
+    bot: BotOut
+    notifications: NotificationQueueOut
 
 
 class CoverageOut(BaseModel):
@@ -242,6 +309,8 @@ class OverviewOut(BaseModel):
                 ),
                 error_rate_1h=rate(o.health.calls_failed_1h, o.health.calls_1h),
                 failed_webhooks_24h=o.health.failed_webhooks_24h,
+                bot=BotOut.of(o.health.bot),
+                notifications=NotificationQueueOut.of(o.health.queue),
             ),
             issuer=IssuerOut.of(o.issuer),
             estimates=EstimatesOut.of(o.estimates),

@@ -3,6 +3,8 @@
 
 Flows come from the `card_stats` rollup by day in the report zone (milliseconds at any size);
 the few figures that are a state of many rows (free limit against wallets) are one query each.
+The health block adds the Telegram bot's heartbeat and its notification queue's counts (a few
+small queries on each request, like the issuer's figures).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from paywarden.card_transactions.service import spend_month
 from paywarden.cards_dashboard import repository as repo
 from paywarden.issuer.base import IssuerAdapter
 from paywarden.models.ledger import WALLET_CURRENCIES
+from paywarden.notifications import service as notifications
+from paywarden.notifications.service import BotHealth, QueueStats
 from paywarden.treasury import service as treasury
 from paywarden.treasury.service import EstimatesView, IssuerStatus
 
@@ -101,6 +105,8 @@ class Health:
     calls_failed_1h: int
     calls_1h: int
     failed_webhooks_24h: int
+    bot: BotHealth | None  # the Telegram bot's heartbeat; None: it never ran
+    queue: QueueStats  # its notification outbox
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,8 @@ async def overview(
         calls_failed_1h=failed,
         calls_1h=total,
         failed_webhooks_24h=events.failed,
+        bot=await notifications.bot_health(db, now),
+        queue=await notifications.queue_stats(db, now),
     )
     return Overview(
         period=period,

@@ -16,6 +16,7 @@ from paywarden.client_admin.filters import ClientFilter
 from paywarden.client_admin.schemas import (
     AssignPlanIn,
     ClientDetail,
+    ClientNotificationsOut,
     ClientPage,
     ClientPatchIn,
     ClientQuery,
@@ -174,3 +175,13 @@ async def client_ledger(
     return LedgerPage(
         data=[LedgerLine.of(p, t) for p, t in page.items], pagination=page.pagination()
     )
+
+
+@router.get("/clients/{client_id}/notifications", response_model=ClientNotificationsOut)
+async def client_notifications(
+    client_id: uuid.UUID, db: Session, _: CurrentOperator
+) -> ClientNotificationsOut:
+    """What the Telegram bot told the client: its latest 50 notifications, newest first, with
+    each one's status, attempts and last error; when the client blocked the bot; and the
+    low-balance alert amount it set in the app."""
+    return ClientNotificationsOut.of(await service.bot_notifications(db, client_id))

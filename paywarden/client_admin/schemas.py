@@ -16,6 +16,7 @@ from paywarden.client_admin.overview import (
     Quality,
     Window,
 )
+from paywarden.client_admin.service import BotNotifications
 from paywarden.clients.schemas import SubscriptionOut, identity
 from paywarden.kit.casing import RequestModel
 from paywarden.kit.money import format_usdt
@@ -31,6 +32,7 @@ from paywarden.models import (
     Topup,
 )
 from paywarden.models.clients import BANNED
+from paywarden.notifications.service import ClientNotification
 from paywarden.plans.amounts import Cents, PositiveCents, format_cents
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -397,6 +399,48 @@ class ClientDetail(BaseModel):
             transaction_quality=QualityBlock.of(o.quality),
             risk_3ds=Risk3dsBlock.of(o.risk_3ds),
             latest_transaction=LatestTransaction.of(o.latest_transaction),
+        )
+
+
+# ---- what the bot told the client ----------------------------------------------------------
+
+
+class NotificationOut(BaseModel):
+    id: uuid.UUID
+    kind: str  # code_3ds, card_approved, card_declined, card_refund, topup_credited, …
+    status: str  # pending, sending, sent, failed, blocked (by the client), skipped
+    attempts: int
+    created_at: str
+    sent_at: str | None
+    deleted_at: str | None  # a 3-D Secure code's message, deleted from the chat when it expired
+    last_error: str | None
+
+    @classmethod
+    def of(cls, n: ClientNotification) -> NotificationOut:
+        return cls(
+            id=n.id,
+            kind=n.kind,
+            status=n.status,
+            attempts=n.attempts,
+            created_at=iso(n.created_at) or "",
+            sent_at=iso(n.sent_at),
+            deleted_at=iso(n.deleted_at),
+            last_error=n.last_error,
+        )
+
+
+class ClientNotificationsOut(BaseModel):
+    bot_blocked_at: str | None  # the client blocked the bot: nothing is sent until it is back
+    low_balance_threshold: str | None  # the client's alert amount (EUR or USD alike); null: off
+    data: list[NotificationOut]  # the latest, newest first
+
+    @classmethod
+    def of(cls, b: BotNotifications) -> ClientNotificationsOut:
+        threshold = b.low_balance_threshold
+        return cls(
+            bot_blocked_at=iso(b.bot_blocked_at),
+            low_balance_threshold=None if threshold is None else format_cents(threshold),
+            data=[NotificationOut.of(n) for n in b.notifications],
         )
 
 

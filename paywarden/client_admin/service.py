@@ -1,5 +1,6 @@
 """Operators' rules on clients: find, read, change access and notes, assign a plan, top up by
-hand, set a demo balance. Every change is audited with the client as target.
+hand, set a demo balance. Every change is audited with the client as target. What the Telegram bot
+told the client (its notifications) is read here too.
 
 Manual top-ups (`adjustment`) and demo balances (`demo`) move money: the endpoints let only a
 super_admin call them. Demo balances are refused in production (403 `DEMO_DISABLED`).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +35,8 @@ from paywarden.kit.pagination import Page, PageQuery
 from paywarden.models import Client, LedgerTransaction
 from paywarden.models.clients import ACTIVE, BANNED
 from paywarden.models.ledger import ADJUSTMENTS
+from paywarden.notifications import service as notifications
+from paywarden.notifications.service import ClientNotification
 from paywarden.operators import repository as operators
 from paywarden.subscriptions import service as subscriptions
 from paywarden.wallets import repository as ledger
@@ -40,6 +44,7 @@ from paywarden.wallets import service as wallets
 from paywarden.wallets.service import Entry, Leg, WalletBalance
 
 MAX_IDEMPOTENCY_KEY = 200
+NOTIFICATIONS_SHOWN = 50  # the client page's latest notifications
 
 
 @dataclass(frozen=True)
@@ -245,3 +250,26 @@ async def ledger_lines(db: AsyncSession, client_id: uuid.UUID, q: PageQuery) -> 
     """The client's wallet postings, newest first (404 for no such client)."""
     client = await clients.get(db, client_id)
     return await client_ledger.lines(db, client.id, q)
+
+
+@dataclass(frozen=True)
+class BotNotifications:
+    """What the bot told the client: its latest notifications, newest first, whether the
+    client blocked the bot (nothing is sent until it talks to the bot again), and the amount
+    under which it asked to hear that a wallet fell low (cents; None: off)."""
+
+    bot_blocked_at: datetime | None
+    low_balance_threshold: int | None
+    notifications: list[ClientNotification]
+
+
+async def bot_notifications(
+    db: AsyncSession, client_id: uuid.UUID, limit: int = NOTIFICATIONS_SHOWN
+) -> BotNotifications:
+    """The client's bot notifications (404 for no such client)."""
+    client = await clients.get(db, client_id)
+    return BotNotifications(
+        bot_blocked_at=client.bot_blocked_at,
+        low_balance_threshold=client.low_balance_threshold,
+        notifications=await notifications.for_client(db, client.id, limit),
+    )

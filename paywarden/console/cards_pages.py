@@ -1,6 +1,7 @@
 """The cards business's dashboard (`/admin/cards`): the seed's Dashboard blocks in its order, from
 the same services and schemas as `GET /api/v1/admin/analytics/overview` and `/daily`, the
-breakdown tabs of card transactions, and the operators' estimates form (`PUT .../estimates`)."""
+breakdown tabs of card transactions, and the operators' estimates form (`PUT .../estimates`).
+Its health block includes the Telegram bot's status and its notification queue."""
 
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ REASONS = (
     ("three_ds", N_("3DS required/failed")),
     ("other", N_("Other")),
 )
+BOT_MODES = {"polling": N_("long polling"), "webhook": N_("webhook")}
 FORM_FIELDS = ("pending_EUR", "pending_USD", "holds_EUR", "holds_USD", "runway_days_override")
 
 
@@ -203,6 +205,7 @@ async def _page(
             "error": error,
             "notice": notice,
             "currencies": CURRENCIES,
+            "bot_modes": BOT_MODES,
         },
         status_code=status_code,
     )

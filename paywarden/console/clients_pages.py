@@ -7,7 +7,8 @@ with the operator as actor, with the API's role checks: any operator does suppor
 access, notes, cards); manual top-ups and demo balances move money, so only a super_admin makes
 them. Destructive actions (ban, closing a card) are confirmed on a page of their own first.
 A refusal (the issuer, missing funds, a banned client…) rolls back and comes back as a plain
-sentence on the client page.
+sentence on the client page. The page ends with what the Telegram bot told the client (its
+notifications, read-only).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from paywarden.client_admin.filters import ClientFilter
 from paywarden.client_admin.schemas import (
     AssignPlanIn,
     ClientDetail,
+    ClientNotificationsOut,
     ClientPatchIn,
     ClientRow,
     DemoBalanceIn,
@@ -103,6 +105,26 @@ ERRORS = {
     "CardsOff": N_("Cards are off on this installation (ISSUER=none)."),
 }
 GENERIC = N_("The action could not be done. Reload the page and try again.")
+
+# The bot's notifications block: what each kind tells, and each status as a badge.
+NOTIFICATION_KINDS = {
+    "code_3ds": N_("3-D Secure code"),
+    "card_approved": N_("Payment approved"),
+    "card_declined": N_("Payment declined"),
+    "card_refund": N_("Refund"),
+    "topup_credited": N_("Top-up credited"),
+    "subscription_renewed": N_("Plan renewed"),
+    "subscription_past_due": N_("Plan past due"),
+    "low_balance": N_("Low balance"),
+}
+NOTIFICATION_STATUSES = {
+    "pending": (N_("pending"), "warn"),
+    "sending": (N_("sending"), "warn"),
+    "sent": (N_("sent"), "ok"),
+    "failed": (N_("failed"), "bad"),
+    "blocked": (N_("blocked"), "bad"),
+    "skipped": (N_("skipped"), ""),
+}
 
 
 def _url(client_id: uuid.UUID, **query: str) -> str:
@@ -233,6 +255,7 @@ async def _client_page(
     latest_txs = await card_transactions.transactions(
         db, TxFilter(client_id=client_id), PageQuery(page=1, limit=LATEST)
     )
+    bot = ClientNotificationsOut.of(await service.bot_notifications(db, client_id))
     query = request.query_params
     error_key = query.get("error", "")
     return web.render(
@@ -247,6 +270,9 @@ async def _client_page(
             "topups_total": latest_topups.total,
             "transactions": [TxOut.of(r) for r in latest_txs.items],
             "transactions_total": latest_txs.total,
+            "bot": bot,
+            "notification_kinds": NOTIFICATION_KINDS,
+            "notification_statuses": NOTIFICATION_STATUSES,
             "plans": [p for p in await plans.list_all(db) if not p.archived],
             "operators": list(await operators.list_operators(db)),
             "cards_on": _issuer(request) is not None,

@@ -1,5 +1,6 @@
 """Admin API for clients: the list and its search, the client page with real ledger figures,
-changes (audited), plan assignment, manual top-ups, demo balances and the client's ledger."""
+changes (audited), plan assignment, manual top-ups, demo balances, the client's ledger and what
+the Telegram bot told it."""
 
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ from paywarden.models import (
     Topup,
     WebUser,
 )
+from paywarden.notifications import service as notifications
 from paywarden.plans import service as plans
 from paywarden.wallets import service as wallets
 from paywarden.wallets.service import Leg
+from tests.client_admin.bot_notifications import PARAMS, block_bot, told
 from tests.conftest import client_for, start_app
 from tests.factories import create_merchant, create_operator, create_payment, sign_in
 
@@ -795,3 +798,73 @@ async def test_a_banned_client_is_refused_by_the_client_api(
             assert allowed.status_code == 200, allowed.text
     finally:
         await lifespan.__aexit__(None, None, None)
+
+
+async def test_notifications_newest_first_with_the_bot_block_and_threshold(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    c = await make_client(db, "tg_7001", low_balance_threshold=5000)
+    base = utcnow() - timedelta(hours=1)
+    code = await told(db, c.id, "code_3ds", "sent", created_at=base, deleted=True)
+    failed = await told(
+        db,
+        c.id,
+        "card_declined",
+        "failed",
+        created_at=base + timedelta(minutes=1),
+        attempts=10,
+        last_error="502 Bad Gateway",
+    )
+    blocked = await told(
+        db,
+        c.id,
+        "topup_credited",
+        "blocked",
+        created_at=base + timedelta(minutes=2),
+        last_error="Forbidden: bot was blocked by the user",
+    )
+    await block_bot(db, c.id, base + timedelta(minutes=2))
+
+    response = await admin_client.get(f"{CLIENTS}/{c.id}/notifications")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["low_balance_threshold"] == "50.00"
+    assert body["bot_blocked_at"] is not None
+    assert [n["id"] for n in body["data"]] == [str(blocked), str(failed), str(code)]
+    first, second, third = body["data"]
+    assert (first["kind"], first["status"]) == ("topup_credited", "blocked")
+    assert (second["status"], second["attempts"], second["last_error"]) == (
+        "failed",
+        10,
+        "502 Bad Gateway",
+    )
+    assert second["sent_at"] is None
+    assert third["status"] == "sent"
+    assert third["sent_at"] is not None
+    assert third["deleted_at"] is not None
+    # Nothing is written for a client who blocked the bot.
+    async with db.transaction() as session:
+        assert not await notifications.enqueue(
+            session, client_id=c.id, kind="low_balance", key="x", params=PARAMS["low_balance"]
+        )
+
+
+async def test_notifications_of_a_quiet_client_and_of_no_client(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    c = await make_client(db, "web_quiet")
+    body = (await admin_client.get(f"{CLIENTS}/{c.id}/notifications")).json()
+    assert body == {"bot_blocked_at": None, "low_balance_threshold": None, "data": []}
+    assert (await admin_client.get(f"{CLIENTS}/{uuid.uuid4()}/notifications")).status_code == 404
+
+
+async def test_notifications_keep_the_latest_fifty(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    c = await make_client(db, "tg_7002")
+    base = utcnow() - timedelta(hours=2)
+    for i in range(52):
+        await told(db, c.id, "low_balance", "sent", created_at=base + timedelta(seconds=i))
+    data = (await admin_client.get(f"{CLIENTS}/{c.id}/notifications")).json()["data"]
+    assert len(data) == 50
+    assert data == sorted(data, key=lambda n: n["created_at"], reverse=True)

@@ -1,7 +1,8 @@
 """The cards dashboard (`/admin/cards`) over HTTP, against the sandbox issuer served for real:
 every block with known figures (the same as the overview API's), the period switch, the five
 breakdown tabs, the estimates form (saved and audited, refused without CSRF or for an operator,
-bad values shown), the SVG charts, and the page with cards off."""
+bad values shown), the SVG charts, the Telegram bot's health and queue, and the page with cards
+off."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from paywarden.kit.time import utcnow
 from paywarden.models import AuditEntry, TreasuryEstimate
 from paywarden.plans.amounts import format_cents
 from tests.card_transaction_review.test_card_transactions import create_card, create_tx
+from tests.client_admin.bot_notifications import beat, told
 from tests.clients.test_auth import make_client
 from tests.conftest import client_for
 from tests.console.helpers import csrf_in, post_form
@@ -174,6 +176,45 @@ async def test_every_block_with_the_api_figures(stack: IssuerStack, shop: dict[s
     assert f"Failed webhooks (24h) {api['health']['failed_webhooks_24h']}" in health
 
     assert api["coverage"]["note"] in text_of(page)
+
+
+async def test_the_health_block_tells_of_the_bot_and_its_queue(stack: IssuerStack) -> None:
+    db = stack.db
+    async with signed_in(stack) as client:
+
+        async def bot_health() -> str:
+            response = await client.get(PAGE)
+            assert response.status_code == 200, response.text
+            return block(response.text, "health")
+
+        never = await bot_health()
+        assert "Bot status never started" in never
+        assert "TELEGRAM_BOT_TOKEN" in never
+        assert "Notifications waiting 0" in never
+        assert "Oldest waiting —" in never
+        assert "Sent / failed / blocked (24h) 0 / 0 / 0" in never
+
+        now = utcnow()
+
+        await beat(db, now, mode="webhook")
+        ann = await make_client(db, "tg_900")
+        await told(db, ann.id, "code_3ds", "pending", created_at=now - timedelta(minutes=5))
+        await told(db, ann.id, "low_balance", "sending", created_at=now)
+        await told(db, ann.id, "topup_credited", "sent", created_at=now - timedelta(hours=1))
+        await told(db, ann.id, "card_declined", "failed", created_at=now - timedelta(hours=1))
+        running = await bot_health()
+        assert "Bot status running" in running
+        assert "Bot @paywarden_bot" in running
+        assert "Mode webhook" in running
+        assert "Last error —" in running
+        assert "Notifications waiting 1 + 1 being sent" in running
+        assert "Oldest waiting 5 min" in running
+        assert "Sent / failed / blocked (24h) 1 / 1 / 0" in running
+
+        await beat(db, now - timedelta(minutes=3), last_error="Unauthorized")
+        stopped = await bot_health()
+        assert "Bot status stopped last seen" in stopped
+        assert "Last error Unauthorized" in stopped
 
 
 async def test_the_period_switch(stack: IssuerStack, shop: dict[str, Any]) -> None:
@@ -425,6 +466,8 @@ async def test_a_phone_reads_it_without_sideways_scrolling(
     stack: IssuerStack, shop: dict[str, Any]
 ) -> None:
     op = await create_operator(stack.db, "phone@example.com", role="super_admin")
+    # A bot's last error is one long word at worst (a URL, a token-like id): it must wrap.
+    await beat(stack.db, utcnow(), last_error="ConnectError:" + "x" * 300)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,11 +16,14 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from paywarden.config import Settings
+from paywarden.console.i18n import LANGUAGE_COOKIE
 from paywarden.issuer.base import IssuerError
 from paywarden.kit.db import Database
+from paywarden.kit.time import utcnow
 from paywarden.models import AuditEntry, Card, Client, WebUser
 from paywarden.wallets import service as wallets
 from tests.cards.conftest import FakeIssuer, card_rows, make_holder
+from tests.client_admin.bot_notifications import block_bot, told
 from tests.client_admin.test_client_admin import make_client, make_plan
 from tests.conftest import client_for, start_app
 from tests.console.helpers import csrf_for, post_form
@@ -149,6 +153,7 @@ BLOCKS = [
     "cards",
     "topups",
     "transactions",
+    "notifications",
 ]
 
 
@@ -176,6 +181,82 @@ async def test_client_page_for_an_operator_hides_money_forms(
     assert 'id="topup-form"' not in page
     assert 'id="balance-form"' not in page
     assert "only a super admin makes them" in page
+
+
+def notifications_text(page: str) -> str:
+    start = page.index('<section class="panel" id="notifications">')
+    section = page[start : page.index("</section>", start)]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+
+
+async def test_client_page_shows_what_the_bot_told_the_client(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    c = await make_client(db, "tg_3010", low_balance_threshold=2500)
+    base = utcnow() - timedelta(hours=1)
+    await told(db, c.id, "code_3ds", "sent", created_at=base, deleted=True)
+    await told(
+        db,
+        c.id,
+        "card_declined",
+        "failed",
+        created_at=base + timedelta(minutes=1),
+        attempts=10,
+        last_error="502 Bad Gateway " + "x" * 200,
+    )
+    await told(db, c.id, "topup_credited", "pending", created_at=base + timedelta(minutes=2))
+    await told(db, c.id, "low_balance", "skipped", created_at=base + timedelta(minutes=3))
+
+    page = (await admin_client.get(page_of(c.id))).text
+    text = notifications_text(page)
+    assert "Telegram notifications" in text
+    assert "can reach the client" in text
+    assert 'id="bot-blocked"' not in page
+    assert "Low-balance alert below 25.00 (EUR or USD wallet)" in text
+    rows = re.findall(r'<tr id="notification-[^"]+">(.*?)</tr>', page, re.DOTALL)
+    cells = [
+        [re.sub(r"<[^>]+>|\s+", " ", td).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+        for r in rows
+    ]
+    # Newest first: kind in words, status, attempts.
+    assert [(c[1], c[2].split()[0], c[3]) for c in cells] == [
+        ("Low balance", "skipped", "1"),
+        ("Top-up credited", "pending", "1"),
+        ("Payment declined", "failed", "10"),
+        ("3-D Secure code", "sent", "1"),
+    ]
+    assert '<span class="badge bad notification-status">failed</span>' in rows[2]
+    assert '<span class="badge ok notification-status">sent</span>' in rows[3]
+    assert [("message deleted" in r) for r in rows] == [False, False, False, True]
+    assert cells[2][4] == "—"  # never sent
+    assert cells[3][4] != "—"
+    assert cells[2][5].startswith("502 Bad Gateway")
+    assert len(cells[2][5]) <= 80  # the error is cut short; the whole in its title
+
+    await block_bot(db, c.id)
+    page = (await admin_client.get(page_of(c.id))).text
+    assert 'id="bot-blocked"' in page
+    assert "blocked the bot" in notifications_text(page)
+
+
+async def test_notifications_block_without_any_and_in_russian(
+    admin_client: httpx.AsyncClient, db: Database
+) -> None:
+    web = await make_client(db, "web_quiet")
+    text = notifications_text((await admin_client.get(page_of(web.id))).text)
+    assert "No notifications yet." in text
+    assert "no Telegram chat" in text
+    assert "Low-balance alert off" in text
+
+    c = await make_client(db, "tg_3011")
+    await told(db, c.id, "card_declined", "blocked", created_at=utcnow())
+    admin_client.cookies.set(LANGUAGE_COOKIE, "ru")
+    try:
+        page = (await admin_client.get(page_of(c.id))).text
+    finally:
+        admin_client.cookies.delete(LANGUAGE_COOKIE)
+    assert 'lang="ru"' in page
+    assert 'id="notification-list"' in page
 
 
 async def test_unknown_client_is_a_404_page(admin_client: httpx.AsyncClient) -> None:
@@ -573,6 +654,11 @@ async def test_client_pages_fit_a_phone_and_a_desktop(
 ) -> None:
     op = await create_operator(db, "shots@example.com", role="super_admin")
     holder = await make_holder(db, eur=10_000)
+    # A Telegram client told of a decline the bot could not send: its error is one long word.
+    told_client = await make_client(db, "tg_3099")
+    await told(
+        db, told_client.id, "card_declined", "failed", created_at=utcnow(), last_error="x" * 300
+    )
     async with httpx.AsyncClient(base_url=live_server) as http:
         await sign_in(http, op)
         await post_form(
@@ -613,6 +699,10 @@ async def test_client_pages_fit_a_phone_and_a_desktop(
         await expect(page.locator("#client-status")).to_have_text("banned")
         await page.click("#quick-2")
         await expect(page.locator("#notice")).to_have_text("The wallet is topped up.")
+
+        await page.goto(f"{live_server}{page_of(told_client.id)}")
+        await expect(page.locator("#notification-list .notification-status")).to_have_text("failed")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
         assert errors == []
     finally:
         await context.close()
