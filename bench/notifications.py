@@ -10,8 +10,8 @@ over the clients' cards: the sandbox sends the code to our webhook; the bot's ou
 Each code's latency runs from the moment its purchase was asked of the sandbox to the moment the
 fake Bot API received the message. Every message must carry its purchase's code: the benchmark
 types it back (`/simulate/authenticate`) and the purchase must be approved. Then a burst: --burst
-codes at once, one per client, which the bot must spread over time to keep to 30 messages a
-second.
+codes at once, one per client, once the approvals' messages have gone out: the bot must spread
+them over time to keep to 30 messages a second.
 
 Target: p95 at most 1 s over the codes, none lost, no send over Telegram's limits.
 
@@ -224,6 +224,16 @@ async def await_messages(fake: httpx.AsyncClient, batch: list[Purchase], since: 
         await asyncio.sleep(0.25)
 
 
+async def quiet(fake: httpx.AsyncClient, seconds: float = 2.0) -> None:
+    """Until the bot has sent nothing for `seconds` (its queue is empty)."""
+    count, since = -1, time.monotonic()
+    while time.monotonic() - since < seconds:
+        now = len((await fake.get("/_fake/sent")).json())
+        if now != count:
+            count, since = now, time.monotonic()
+        await asyncio.sleep(0.2)
+
+
 async def authenticate(sandbox: httpx.AsyncClient, batch: list[Purchase]) -> None:
     async def one(p: Purchase) -> None:
         if p.transaction_id and p.code:
@@ -321,6 +331,7 @@ async def main(args: argparse.Namespace) -> None:
                         await authenticate(sb, batch)
                         p95, bad = report(f"codes at {args.rate:g}/s", batch)
 
+                        await quiet(fake)  # the approvals' messages out first
                         since = time.time()
                         burst = await codes_phase(sb, cards, args.burst, 1000.0, run)
                         await await_messages(fake, burst, since)
