@@ -25,6 +25,11 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_BODY_BYTES = 256 * 1024  # an update is a few KB; Telegram's largest are far below this
 
 
+def _refused(status: int, error: str, code: str) -> JSONResponse:
+    """The project's error body (`{"error", "code"}`), as every other route answers."""
+    return JSONResponse({"error": error, "code": code}, status_code=status)
+
+
 def webhook_app(path: str, secret: str, on_update: Callable[[dict[str, Any]], None]) -> Starlette:
     """The ASGI app: `on_update(update)` is called for each accepted update (it must not block:
     the runner queues it)."""
@@ -33,23 +38,23 @@ def webhook_app(path: str, secret: str, on_update: Callable[[dict[str, Any]], No
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER)
         if given is None:
-            return JSONResponse({"error": "secret token missing"}, status_code=401)
+            return _refused(401, "secret token missing", "UNAUTHORIZED")
         if not hmac.compare_digest(given.encode(), expected):
-            return JSONResponse({"error": "wrong secret token"}, status_code=403)
+            return _refused(403, "wrong secret token", "FORBIDDEN")
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+            return _refused(413, "body too large", "PAYLOAD_TOO_LARGE")
         body = bytearray()
         async for chunk in request.stream():  # a body without a length is counted too
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                return JSONResponse({"error": "body too large"}, status_code=413)
+                return _refused(413, "body too large", "PAYLOAD_TOO_LARGE")
         try:
             update = json.loads(body)
         except ValueError:
-            return JSONResponse({"error": "not JSON"}, status_code=400)
+            return _refused(400, "not JSON", "INVALID_BODY")
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-            return JSONResponse({"error": "not an update"}, status_code=400)
+            return _refused(400, "not an update", "INVALID_BODY")
         on_update(update)
         return JSONResponse({"ok": True})
 

@@ -78,11 +78,14 @@ async def test_webhook_mode_sets_the_webhook_and_checks_the_secret(
         assert not await fake.calls("getUpdates")
         async with httpx.AsyncClient(timeout=5) as http:
             header = "X-Telegram-Bot-Api-Secret-Token"
-            assert (await http.post(url, json=update)).status_code == 401
+            missing = await http.post(url, json=update)
+            assert (missing.status_code, missing.json()["code"]) == (401, "UNAUTHORIZED")
             wrong = await http.post(url, json=update, headers={header: secret + "x"})
-            assert wrong.status_code == 403
+            assert (wrong.status_code, wrong.json()["code"]) == (403, "FORBIDDEN")
             big = await http.post(url, content=b"x" * 300_000, headers={header: secret})
-            assert big.status_code == 413
+            assert (big.status_code, big.json()["code"]) == (413, "PAYLOAD_TOO_LARGE")
+            garbled = await http.post(url, content=b"{not json", headers={header: secret})
+            assert (garbled.status_code, garbled.json()["code"]) == (400, "INVALID_BODY")
             assert (
                 await http.post(url + "x", json=update, headers={header: secret})
             ).status_code == 404
