@@ -105,13 +105,18 @@ async def serve_process(
                 pytest.fail(f"serve did not start:\n{log.read_text()[-4000:]}")
         yield process
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, up to 30 s to exit, then SIGKILL (nothing when it has ended already)."""
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 async def serve(app: FastAPI, *, lifespan: str = "on") -> AsyncIterator[str]:

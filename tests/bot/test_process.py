@@ -22,7 +22,14 @@ from paywarden.models.notifications import Notification
 from paywarden.notifications import service as notifications
 from tests.bot.conftest import TOKEN, Fake, tail
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.servers import PAYWARDEN, children, development_env, free_port, serve_process
+from tests.servers import (
+    PAYWARDEN,
+    children,
+    development_env,
+    free_port,
+    serve_process,
+    stop_process,
+)
 from tests.workers import until
 
 
@@ -55,13 +62,7 @@ async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.s
     try:
         yield process
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
 
 
 async def wait_for(log: Path, text: str, within: float = 20) -> None:
